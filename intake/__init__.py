@@ -1,0 +1,1 @@
+"""Scanned-form intake: mailbox, pages, identify, align, read, validate (later issues)."""

@@ -1,0 +1,39 @@
+"""Turning settings into the explicit values the stages take.
+
+The CLI and the web app call `build_context` once; everything downstream gets
+the frozen `AppContext` (or single values from it) as arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from kopplingar.settings import Settings
+from registry import make_engine
+
+
+@dataclass(frozen=True)
+class AppContext:
+    engine: Engine
+    qr_key: bytes
+    mailbox_address: str
+    public_base_url: str
+    download_limit: int
+    download_window_seconds: int
+    trust_forwarded_for: bool
+
+
+def build_context(settings: Settings) -> AppContext:
+    settings.check()
+    settings.ensure_data_dir()
+    return AppContext(
+        engine=make_engine(settings.resolved_database_url()),
+        qr_key=settings.qr_key(),
+        mailbox_address=settings.mailbox_address,
+        public_base_url=settings.public_base_url,
+        download_limit=settings.download_limit,
+        download_window_seconds=settings.download_window_seconds,
+        trust_forwarded_for=settings.trust_forwarded_for,
+    )

@@ -1,0 +1,1 @@
+"""The submission queue and the reviewer pages (later issues)."""

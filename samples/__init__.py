@@ -1,0 +1,1 @@
+"""Demo registry, sample forms and their generators."""
