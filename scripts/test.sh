@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up and runs every check: ruff, mypy and the whole pytest suite, on SQLite
+# and on the PostgreSQL server at 127.0.0.1:5432 (override with TEST_DATABASE_URL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}"
+export KOPPLINGAR_CHROMIUM="${KOPPLINGAR_CHROMIUM:-/usr/bin/chromium}"
+if ! pg_isready -q -d "$TEST_DATABASE_URL"; then
+  echo "test: PostgreSQL at $TEST_DATABASE_URL is not reachable; the PostgreSQL tests need it" >&2
+  exit 1
+fi
+.venv/bin/ruff check .
+.venv/bin/mypy .
+exec .venv/bin/pytest "$@"
