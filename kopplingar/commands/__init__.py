@@ -1,0 +1,1 @@
+"""One module per CLI group; `kopplingar.cli` wires them together."""

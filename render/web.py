@@ -1,0 +1,202 @@
+"""The public form pages: choose a form, fill it in, download the pre-filled PDF.
+
+Server-rendered HTML that works without JavaScript. Every error is shown next
+to its field and in a summary at the top, in Swedish, with what the person
+typed kept. Downloads (pre-filled and blank) count against a per-client
+limit. The client's name is filled from the registry only for a matching
+organisationsnummer and subscription number pair (see `issue.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from forms import (
+    FieldSpec,
+    FieldType,
+    FormKind,
+    FormSpec,
+    FormValuesError,
+    InvalidValue,
+    clean_field,
+    form_spec,
+)
+from render.issue import FILE_STEMS, RenderedForm, blank_form, fill_client_from_registry, issue_form
+from render.ratelimit import SlidingWindowLimiter
+
+TEMPLATES = Path(__file__).parent / "templates"
+SLUGS = {stem: kind for kind, stem in FILE_STEMS.items()}
+
+DESCRIPTIONS = {
+    FormKind.DUAL: (
+        "När en klient redan är kopplad till en byrå och vill koppla ytterligare en "
+        "redovisnings- eller revisionsbyrå. Klienten och den nya byrån skriver under."
+    ),
+    FormKind.DISCONNECT: (
+        "När ett företag och en byrå ska sluta vara kopplade, till exempel när företaget "
+        "tar över abonnemanget själv. Både företaget och byrån skriver under."
+    ),
+}
+
+# The client's name comes from the registry when the pair matches, so it is optional here.
+WEB_OPTIONAL = {"client_name"}
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["FieldType"] = FieldType
+    return env
+
+
+@dataclass(frozen=True)
+class PublicPages:
+    engine: Engine
+    qr_key: bytes
+    mailbox: str
+    limiter: SlidingWindowLimiter
+    client_key: Callable[[Request], str]
+
+
+def sections_with_fields(spec: FormSpec) -> list[tuple[str, list[FieldSpec]]]:
+    """The spec's sections with the fields a person types on the web (no hand-written dates)."""
+    out: list[tuple[str, list[FieldSpec]]] = [(s.title, []) for s in spec.sections]
+    for f in spec.fields:
+        if f.type is FieldType.DATE:
+            continue
+        index = max(i for i, s in enumerate(spec.sections) if s.band.y <= f.box.y)
+        out[index][1].append(f)
+    return [(title, fields) for title, fields in out if fields]
+
+
+def _web_label(spec: FormSpec, f: FieldSpec) -> str:
+    for sig in spec.signatures:
+        if f.name in (sig.name_field, sig.role_field):
+            who = sig.title
+            return f"{who}: {'namn' if f.name == sig.name_field else 'roll'}"
+    return f.label
+
+
+def make_public_router(pages: PublicPages) -> APIRouter:
+    router = APIRouter()
+    env = make_environment()
+
+    def page(template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        html = env.get_template(template).render(mailbox=pages.mailbox, **ctx)
+        return HTMLResponse(html, status_code=status)
+
+    def limited(request: Request) -> HTMLResponse | None:
+        wait = pages.limiter.hit(pages.client_key(request))
+        if not wait:
+            return None
+        resp = page("rate_limited.html", status=429, minutes=max(1, round(wait / 60)))
+        resp.headers["Retry-After"] = pages.limiter.retry_after_header(wait)
+        return resp
+
+    def pdf_response(form: RenderedForm) -> Response:
+        return Response(
+            form.pdf,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="{form.filename}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    def form_page(kind: FormKind, values: dict[str, str], errors: dict[str, str],
+                  status: int = 200, notice: str = "") -> HTMLResponse:
+        spec = form_spec(kind)
+        return page(
+            "form.html",
+            status=status,
+            spec=spec,
+            slug=FILE_STEMS[kind],
+            sections=sections_with_fields(spec),
+            label=lambda f: _web_label(spec, f),
+            optional=lambda f: (not f.required) or f.name in WEB_OPTIONAL,
+            values=values,
+            errors=errors,
+            notice=notice,
+            description=DESCRIPTIONS[kind],
+        )
+
+    def lookup(kind: FormKind, session: Session, values: dict[str, str]) -> HTMLResponse:
+        spec = form_spec(kind)
+        errors: dict[str, str] = {}
+        for name in ("client_orgnr", "client_subscription"):
+            try:
+                clean_field(spec.field(name), values.get(name, ""))
+            except InvalidValue as exc:
+                errors[name] = exc.message if values.get(name) else "Fältet måste fyllas i."
+        if errors:
+            return form_page(kind, values, errors, status=422)
+        filled = fill_client_from_registry(session, values)
+        return form_page(kind, filled, {}, notice=f"Företaget hittades: {filled['client_name']}.")
+
+    def kind_of(slug: str) -> FormKind | None:
+        return SLUGS.get(slug)
+
+    @router.get("/", response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        forms = [(FILE_STEMS[k], form_spec(k), DESCRIPTIONS[k]) for k in FormKind]
+        return page("index.html", forms=forms)
+
+    @router.get("/blankett/{slug}", response_class=HTMLResponse)
+    def show_form(slug: str) -> HTMLResponse:
+        kind = kind_of(slug)
+        if kind is None:
+            return page("not_found.html", status=404)
+        return form_page(kind, {}, {})
+
+    @router.get("/blankett/{slug}/blank.pdf", response_model=None)
+    def download_blank(slug: str, request: Request) -> Response:
+        kind = kind_of(slug)
+        if kind is None:
+            return page("not_found.html", status=404)
+        if (refused := limited(request)) is not None:
+            return refused
+        return pdf_response(blank_form(kind, mailbox=pages.mailbox, fillable=True))
+
+    @router.post("/blankett/{slug}", response_model=None)
+    async def submit_form(slug: str, request: Request) -> Response:
+        kind = kind_of(slug)
+        if kind is None:
+            return page("not_found.html", status=404)
+        spec = form_spec(kind)
+        form = await request.form()
+        values = {
+            f.name: str(form.get(f.name) or "").strip()
+            for f in spec.fields
+            if f.type is not FieldType.DATE
+        }
+        action = str(form.get("action") or "download")
+        with Session(pages.engine) as session:
+            try:
+                if action == "lookup":
+                    return lookup(kind, session, values)
+                if (refused := limited(request)) is not None:
+                    return refused
+                issued = issue_form(
+                    session, kind, values, qr_key=pages.qr_key, mailbox=pages.mailbox,
+                    source="web",
+                )
+                session.commit()
+            except FormValuesError as exc:
+                session.rollback()
+                return form_page(kind, values, exc.errors, status=422)
+        return pdf_response(issued)
+
+    return router
