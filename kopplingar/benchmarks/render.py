@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import uvicorn
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 from sqlmodel import Session
@@ -30,6 +24,7 @@ from forms import FormKind, clean_values, form_spec, new_form_id, sign_payload
 from kopplingar.app import create_app
 from kopplingar.benchmarks.common import Timing, table, time_each
 from kopplingar.context import AppContext
+from kopplingar.serving import serve_in_thread
 from registry import import_registry, make_engine, upgrade_database
 from render import issue_form, render_form_pdf
 from samples import REGISTRY_JSON
@@ -84,31 +79,6 @@ def _baseline_page(values: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _server(ctx: AppContext) -> Iterator[str]:
-    port = _free_port()
-    config = uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="error")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("bench server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def run(count: int, http_requests: int) -> str:
     sets = sample_value_sets(count)
     cleaned = [(kind, clean_values(kind, values)) for kind, values in sets]
@@ -143,7 +113,7 @@ def run(count: int, http_requests: int) -> str:
                          public_base_url="http://127.0.0.1", download_limit=10**9,
                          download_window_seconds=1, trust_forwarded_for=False)
         slugs = {FormKind.DUAL: "dubbelsammankoppling", FormKind.DISCONNECT: "bortkoppling"}
-        with _server(ctx) as base, httpx.Client(base_url=base, timeout=30) as client:
+        with serve_in_thread(create_app(ctx)) as base, httpx.Client(base_url=base, timeout=30) as client:
             client.get("/healthz")
             http_sets = sets[:http_requests]
 

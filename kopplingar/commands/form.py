@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from forms import FormKind, FormValuesError, display_form_id
 from kopplingar.context import build_context
-from kopplingar.errors import EX_NOINPUT, KopplingarError
+from kopplingar.errors import EX_NOINPUT, EX_USAGE, KopplingarError
 from kopplingar.settings import load_settings
 from render import blank_form, issue_form
 
@@ -35,6 +35,10 @@ SIGNATORY_ROLE_HELP = "firmatecknare or sysadmin"
 
 class InputFileError(KopplingarError):
     exit_code = EX_NOINPUT
+
+
+class UsageError(KopplingarError):
+    exit_code = EX_USAGE
 
 
 def _values(from_json: Path | None, options: dict[str, str | None]) -> dict[str, str]:
@@ -56,7 +60,7 @@ def _write(kind: FormKind, values: dict[str, str], *, blank: bool, output: Path 
     ctx = build_context(load_settings())
     if blank:
         if values:
-            raise FormValuesError({"--blank": "a blank form takes no values"})
+            raise UsageError("--blank makes an empty form: give no values with it")
         rendered = blank_form(kind, mailbox=ctx.mailbox_address, fillable=True)
     else:
         with Session(ctx.engine) as session:
