@@ -24,11 +24,12 @@ class FormsError(Exception):
         return f"{self.field}: {self.message}" if self.field else self.message
 
 
-class InvalidValue(FormsError):
+# The names read as what went wrong; an "Error" suffix would only repeat FormsError.
+class InvalidValue(FormsError):  # noqa: N818
     """A field value that fails its validator."""
 
 
-class InvalidPayload(FormsError):
+class InvalidPayload(FormsError):  # noqa: N818
     """A QR payload that is malformed or whose signature does not match."""
 
 

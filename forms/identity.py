@@ -78,7 +78,8 @@ def _strip(value: str, field: str | None) -> tuple[str, bool]:
     compact = _SEPARATORS.sub("", raw)
     if not compact.isdigit():
         raise InvalidValue(
-            f"”{raw}” innehåller tecken som inte är siffror. Skriv bara siffror och ett bindestreck.",
+            f"”{raw}” innehåller tecken som inte är siffror. "
+            "Skriv bara siffror och ett bindestreck.",
             field=field,
         )
     return compact, plus
@@ -201,8 +202,11 @@ def make_subscription_number(serial: int) -> str:
     return body + luhn_check_digit(body)
 
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 
 
 def parse_email(value: str, *, field: str | None = None) -> str:

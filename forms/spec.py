@@ -16,16 +16,27 @@ from forms.geometry import FIDUCIALS, PAGE_WIDTH_MM, Box, Fiducial
 
 FORM_VERSION = "2026.1"
 
+# Every measure below is in millimetres on the canonical A4 page (see geometry.py).
 LEFT = 18.0
 RIGHT = PAGE_WIDTH_MM - 18.0
 CONTENT_W = RIGHT - LEFT
-HALF_W = (CONTENT_W - 8.0) / 2
+GUTTER = 8.0
+HALF_W = (CONTENT_W - GUTTER) / 2
+RIGHT_COLUMN = LEFT + HALF_W + GUTTER
 LABEL_H = 3.6
 BOX_H = 8.0
+ROW_GAP = 2.6
 COMB_W = 6.0
+# Dates are written by hand in the signature blocks, which are half a page wide.
+DATE_CELL_W = 4.6
 COMB_GAP = 3.0
 CHECK = 4.0
-
+CHOICE_PITCH = 40.0
+SECTION_H = 6.5
+SIGNATURE_HEADER_H = 9.0
+SIGNATURE_H = 20.0
+CONTENT_TOP = 57.0
+NOTE_LINE_H = 3.6
 
 class FormKind(StrEnum):
     DUAL = "dual"
@@ -75,6 +86,7 @@ class FieldSpec:
     separator: str = ""
     options: tuple[Option, ...] = ()
     hint: str = ""
+    hint_box: Box | None = None
 
     @property
     def is_comb(self) -> bool:
@@ -83,7 +95,12 @@ class FieldSpec:
 
 @dataclass(frozen=True, slots=True)
 class SignatureSpec:
-    """A signature block: who signs, where the ink goes, and its companion fields."""
+    """A signature block: who signs, where the ink goes, and its companion fields.
+
+    `header_box` holds the title and hint; `role_box` is where the role goes:
+    the box of `role_field` when the signer chooses, else where `fixed_role`
+    is printed.
+    """
 
     party: str
     title: str
@@ -93,6 +110,8 @@ class SignatureSpec:
     date_field: str
     role_field: str | None
     fixed_role: str | None
+    header_box: Box
+    role_box: Box
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +135,10 @@ class FormSpec:
     id_box: Box
     instructions_box: Box
     footer_box: Box
+    title_box: Box
     fiducials: tuple[Fiducial, ...] = FIDUCIALS
     notes: tuple[str, ...] = field(default=())
+    notes_box: Box | None = None
 
     def field(self, name: str) -> FieldSpec:
         for f in self.fields:
@@ -137,15 +158,16 @@ SIGNATORY_ROLE_OPTIONS = (("firmatecknare", "Firmatecknare"), ("sysadmin", "Syst
 class _Builder:
     """Walks down the page placing sections and rows of fields."""
 
-    def __init__(self, top: float) -> None:
+    def __init__(self, top: float = CONTENT_TOP, *, signature_h: float = SIGNATURE_H) -> None:
         self.y = top
+        self.signature_h = signature_h
         self.fields: list[FieldSpec] = []
         self.sections: list[Section] = []
         self.signatures: list[SignatureSpec] = []
 
     def section(self, title: str) -> None:
-        self.y += 2.0
-        band = Box(LEFT - 2, self.y, CONTENT_W + 4, 6.5)
+        self.y += 1.6
+        band = Box(LEFT - 2, self.y, CONTENT_W + 4, SECTION_H)
         self.sections.append(Section(len(self.sections) + 1, title, band))
         self.y = band.bottom + 2.0
 
@@ -168,16 +190,21 @@ class _Builder:
             for _ in range(n):
                 cells.append(Box(cx, top, cell_w, BOX_H))
                 cx += cell_w
+        # A hint sits beside the comb, up to the right margin, where a person reads on.
+        hint_box = Box(cx + 3.0, top, RIGHT - cx - 3.0, BOX_H) if hint else None
         f = FieldSpec(name, label, ftype, Box(x, top, cx - x, BOX_H), required,
                       max_len=sum(groups), cells=tuple(cells), groups=groups,
-                      separator=separator, hint=hint)
+                      separator=separator, hint=hint, hint_box=hint_box)
         self.fields.append(f)
         return f
 
     def choice(self, name: str, label: str, x: float, options: tuple[tuple[str, str], ...],
                *, widths: tuple[float, ...] | None = None, vertical: bool = False,
                required: bool = True) -> FieldSpec:
-        top = self.y + LABEL_H + (BOX_H - CHECK) / 2
+        """Checkboxes in a row (or a column); `widths` is the space each option takes."""
+        pitches = widths or (CHOICE_PITCH,) * len(options)
+        box_top = self.y + LABEL_H
+        top = box_top + (BOX_H - CHECK) / 2
         opts = []
         cx, cy = x, top
         for i, (value, text) in enumerate(options):
@@ -185,72 +212,92 @@ class _Builder:
             if vertical:
                 cy += CHECK + 1.5
             else:
-                cx += widths[i] if widths else 42.0
-        width = (widths[0] if widths else 42.0) if vertical else cx - x
-        height = max(BOX_H, cy - top + (BOX_H - CHECK) / 2) if vertical else BOX_H
-        f = FieldSpec(name, label, FieldType.CHOICE, Box(x, self.y + LABEL_H, width, height),
+                cx += pitches[i]
+        if vertical:
+            width = pitches[0]
+            height = max(BOX_H, opts[-1].box.bottom + (BOX_H - CHECK) / 2 - box_top)
+        else:
+            width, height = cx - x, BOX_H
+        f = FieldSpec(name, label, FieldType.CHOICE, Box(x, box_top, width, height),
                       required, max_len=20, options=tuple(opts))
         self.fields.append(f)
         return f
 
     def next_row(self, extra: float = 0.0) -> None:
-        self.y += LABEL_H + BOX_H + 2.6 + extra
+        self.y += LABEL_H + BOX_H + ROW_GAP + extra
 
     def company(self, prefix: str, name_label: str, *, subscription: bool = False,
                 role: bool = False, email: bool = False) -> None:
         self.text(f"{prefix}_name", name_label, LEFT, CONTENT_W, max_len=60)
         self.next_row()
-        self.comb(f"{prefix}_orgnr", "Organisationsnummer (eller personnummer för enskild firma)",
+        self.comb(f"{prefix}_orgnr", "Organisationsnummer (enskild firma: personnummer)",
                   LEFT, (6, 4), FieldType.ORGNR)
         if subscription:
-            self.comb(f"{prefix}_subscription", "Abonnemangsnummer (8 siffror)", 110.0, (8,),
-                      FieldType.SUBSCRIPTION, separator="",
-                      hint="Ange korrekt abonnemangsnummer, det står på fakturan.")
+            self.comb(f"{prefix}_subscription", "Abonnemangsnummer (8 siffror)", RIGHT_COLUMN,
+                      (8,), FieldType.SUBSCRIPTION, separator="",
+                      hint="Ange korrekt abonnemangsnummer. Det står på fakturan.")
         if role:
-            self.choice(f"{prefix}_role", "Typ av byrå", 110.0, ROLE_OPTIONS)
+            self.choice(f"{prefix}_role", "Typ av byrå", RIGHT_COLUMN, ROLE_OPTIONS)
         self.next_row()
         if email:
-            self.text(f"{prefix}_email", "E-post till byråns systemadministratör", LEFT, 110.0,
-                      ftype=FieldType.EMAIL, max_len=80)
+            self.text(f"{prefix}_email", "E-post till byråns systemadministratör", LEFT,
+                      CONTENT_W, ftype=FieldType.EMAIL, max_len=80)
             self.next_row()
 
-    def signature_block(self, party: str, title: str, hint: str, x: float, w: float, top: float,
-                        *, role_choice: bool) -> float:
-        area = Box(x, top + 9.0, w, 20.0)
+    def signature_block(self, party: str, title: str, hint: str, x: float, *,
+                        role_choice: bool) -> float:
+        """One signer's block, `HALF_W` wide from `x`; returns the y below it."""
         y0 = self.y
-        self.y = area.bottom + 1.0
-        name = self.text(f"{party}_signatory_name", "Namnförtydligande", x, w,
+        header = Box(x, y0, HALF_W, SIGNATURE_HEADER_H)
+        area = Box(x, header.bottom + LABEL_H, HALF_W, self.signature_h)
+        self.y = area.bottom + 1.6
+        name = self.text(f"{party}_signatory_name", "Namnförtydligande", x, HALF_W,
                          required=False, max_len=40)
         self.next_row()
         date = self.comb(f"{party}_date", "Datum (ÅÅÅÅ-MM-DD)", x, (4, 2, 2), FieldType.DATE,
-                         cell_w=5.0, required=False)
+                         cell_w=DATE_CELL_W, required=False)
+        role_x = date.box.right + 4.0
+        role_w = x + HALF_W - role_x
         role_field: str | None = None
         fixed: str | None = "Systemadministratör"
         if role_choice:
-            role = self.choice(f"{party}_signatory_role", "Roll", x + 49.0,
-                               SIGNATORY_ROLE_OPTIONS, widths=(HALF_W - 49.0,), vertical=True,
+            role = self.choice(f"{party}_signatory_role", "Roll", role_x,
+                               SIGNATORY_ROLE_OPTIONS, widths=(role_w,), vertical=True,
                                required=False)
-            role_field, fixed = role.name, None
-        self.next_row(3.0)
+            role_field, fixed, role_box = role.name, None, role.box
+        else:
+            role_box = Box(role_x, self.y + LABEL_H, role_w, BOX_H)
+        self.next_row(role_box.h - BOX_H)
         bottom = self.y
         self.y = y0
         self.signatures.append(SignatureSpec(party, title, hint, area, name.name, date.name,
-                                             role_field, fixed))
+                                             role_field, fixed, header, role_box))
         return bottom
 
+    def signatures_row(self, left: tuple[str, str, str, bool],
+                       right: tuple[str, str, str, bool]) -> None:
+        """Two signature blocks side by side: (party, title, hint, role_choice) each."""
+        bottoms = [
+            self.signature_block(party, title, hint, x, role_choice=choice)
+            for x, (party, title, hint, choice) in ((LEFT, left), (RIGHT_COLUMN, right))
+        ]
+        self.y = max(bottoms)
+
+    def notes_box(self, lines: int) -> Box:
+        """Room below everything placed so far for `lines` lines of notes."""
+        return Box(LEFT, self.y, CONTENT_W, lines * NOTE_LINE_H)
 
 
-def _common_boxes() -> dict[str, Box]:
-    return {
-        "qr_box": Box(158.0, 8.0, 26.0, 26.0),
-        "id_box": Box(150.0, 34.5, 40.0, 4.5),
-        "instructions_box": Box(LEFT, 42.0, CONTENT_W, 17.0),
-        "footer_box": Box(24.0, 282.0, 162.0, 6.0),
-    }
+# The page furniture is the same on every form.
+QR_BOX = Box(158.0, 8.0, 26.0, 26.0)
+ID_BOX = Box(151.0, 34.5, 40.0, 4.5)
+TITLE_BOX = Box(LEFT, 23.0, 128.0, 16.0)
+INSTRUCTIONS_BOX = Box(LEFT, 41.0, CONTENT_W, 14.0)
+FOOTER_BOX = Box(26.0, 281.0, 158.0, 7.0)
 
 
 def _dual() -> FormSpec:
-    b = _Builder(top=61.0)
+    b = _Builder()
     b.section("Klienten (företaget vars bokföring byråerna ska nå)")
     b.company("client", "Företagets namn", subscription=True)
     b.section("Byrå som redan är kopplad till klienten")
@@ -258,16 +305,12 @@ def _dual() -> FormSpec:
     b.section("Byrå som ska kopplas till klienten")
     b.company("new_firm", "Byråns namn", role=True, email=True)
     b.section("Underskrifter")
-    top = b.y
-    bottom = b.signature_block(
-        "client", "Klientens firmatecknare eller systemadministratör",
-        "Godkänner att byrån ovan får tillgång till företagets program.",
-        LEFT, HALF_W, top, role_choice=True)
-    b.signature_block(
-        "new_firm", "Systemadministratör på byrån som ska kopplas",
-        "Intygar att byrån ska kopplas till klienten enligt ovan.",
-        LEFT + HALF_W + 8.0, HALF_W, top, role_choice=False)
-    b.y = bottom
+    b.signatures_row(
+        ("client", "Klientens firmatecknare eller systemadministratör",
+         "Godkänner att byrån ovan får tillgång till företagets program.", True),
+        ("new_firm", "Systemadministratör på byrån som ska kopplas",
+         "Intygar att byrån ska kopplas till klienten enligt ovan.", False),
+    )
     return FormSpec(
         kind=FormKind.DUAL,
         version=FORM_VERSION,
@@ -275,7 +318,8 @@ def _dual() -> FormSpec:
         subtitle="Koppla ytterligare en redovisnings- eller revisionsbyrå till en klient "
                  "som redan är kopplad till en byrå",
         instructions=(
-            "Fyll i med tydliga versaler, en siffra per ruta. Klienten och den nya byrån skriver under.",
+            "Fyll i med tydliga versaler, en siffra per ruta. Klienten och den nya byrån "
+            "skriver under.",
             "Skanna eller fotografera hela sidan (alla fyra hörnmarkeringar ska synas) "
             "och mejla den till {mailbox}.",
             "Efter granskning kopplas byrån till klienten och alla parter får ett bekräftelsemejl.",
@@ -285,7 +329,12 @@ def _dual() -> FormSpec:
         signatures=tuple(b.signatures),
         notes=("Båda byråerna når därefter klientens program. Byråns administratör "
                "tilldelar klienten till konsulter i sin klientlista.",),
-        **_common_boxes(),
+        notes_box=b.notes_box(2),
+        qr_box=QR_BOX,
+        id_box=ID_BOX,
+        title_box=TITLE_BOX,
+        instructions_box=INSTRUCTIONS_BOX,
+        footer_box=FOOTER_BOX,
     )
 
 
@@ -296,32 +345,31 @@ AFTER_OPTIONS = (
 
 
 def _disconnect() -> FormSpec:
-    b = _Builder(top=61.0)
+    # This form has fewer fields than the dual one: the room goes to the signatures.
+    b = _Builder(signature_h=26.0)
     b.section("Företaget som ska kopplas bort")
     b.company("client", "Företagets namn", subscription=True)
     b.section("Byrån som företaget kopplas bort från")
     b.company("firm", "Byråns namn", role=True)
     b.section("Efter bortkopplingen")
-    b.choice("after", "Välj ett alternativ", LEFT, AFTER_OPTIONS, widths=(100.0, 70.0))
-    b.next_row()
+    b.choice("after", "Välj ett alternativ", LEFT, AFTER_OPTIONS, widths=(CONTENT_W,),
+             vertical=True)
+    b.next_row(b.fields[-1].box.h - BOX_H)
     b.section("Underskrifter (både företaget och byrån ska skriva under)")
-    top = b.y
-    bottom = b.signature_block(
-        "client", "Företagets firmatecknare eller systemadministratör",
-        "Begär att företaget kopplas bort från byrån.",
-        LEFT, HALF_W, top, role_choice=True)
-    b.signature_block(
-        "firm", "Systemadministratör på byrån",
-        "Godkänner att byrån kopplas bort från företaget.",
-        LEFT + HALF_W + 8.0, HALF_W, top, role_choice=False)
-    b.y = bottom
+    b.signatures_row(
+        ("client", "Företagets firmatecknare eller systemadministratör",
+         "Begär att företaget kopplas bort från byrån.", True),
+        ("firm", "Systemadministratör på byrån",
+         "Godkänner att byrån kopplas bort från företaget.", False),
+    )
     return FormSpec(
         kind=FormKind.DISCONNECT,
         version=FORM_VERSION,
         title="Bortkoppling",
         subtitle="Avsluta kopplingen mellan ett företag och en redovisnings- eller revisionsbyrå",
         instructions=(
-            "Ange korrekt abonnemangsnummer. Blanketten ska skrivas under av både företaget och byrån.",
+            "Ange korrekt abonnemangsnummer. Blanketten ska skrivas under av både företaget "
+            "och byrån.",
             "Skanna eller fotografera hela sidan (alla fyra hörnmarkeringar ska synas) "
             "och mejla den till {mailbox}.",
             "Har byrån betalat abonnemanget blir företaget betalningsansvarigt från nästa period.",
@@ -329,7 +377,16 @@ def _disconnect() -> FormSpec:
         sections=tuple(b.sections),
         fields=tuple(b.fields),
         signatures=tuple(b.signatures),
-        **_common_boxes(),
+        notes=("Rätt personer ska skriva under: företagets firmatecknare eller "
+               "systemadministratör och byråns systemadministratör.",
+               "När bortkopplingen är gjord finns företaget inte längre i byråns klientlista, "
+               "och både företaget och byrån får ett bekräftelsemejl."),
+        notes_box=b.notes_box(4),
+        qr_box=QR_BOX,
+        id_box=ID_BOX,
+        title_box=TITLE_BOX,
+        instructions_box=INSTRUCTIONS_BOX,
+        footer_box=FOOTER_BOX,
     )
 
 
