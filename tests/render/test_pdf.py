@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pypdf
@@ -198,3 +199,22 @@ def test_wrong_arguments_are_a_render_error(values: dict[str, str], payload: QrP
     with pytest.raises(RenderError, match=re.escape(problem)) as caught:
         render_form_pdf(DUAL, values, mailbox=MAILBOX, payload=payload, **options)
     assert caught.value.exit_code == 70
+
+
+def test_a_long_mailbox_still_fits() -> None:
+    mailbox = "kopplingar-blanketter@redovisningstjanster.exempelforetaget.se"
+    spec = form_spec(FormKind.DUAL)
+    pdf = render_form_pdf(spec, {}, mailbox=mailbox, payload=BLANK, blank=True)
+    assert mailbox in pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+
+
+def test_renders_in_threads_match_renders_in_sequence() -> None:
+    forms = [rendered(kind, variant) for kind in FormKind for variant in ("prefilled", "blank")]
+
+    def again(form: Rendered) -> bytes:
+        return render_form_pdf(form.spec, form.values, mailbox=MAILBOX, payload=form.payload,
+                               blank=form.variant != "prefilled")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(again, forms * 4))
+    assert results == [f.pdf for f in forms * 4]

@@ -101,3 +101,9 @@ def test_comb_values_sit_one_per_cell(prefilled: Rendered) -> None:
         for i, cell in enumerate(field.cells):
             ink = _ink(image, cell.inset(0.7), 300)
             assert (ink > 0.02) == (i < len(chars)), (field.name, i)
+
+
+@pytest.mark.parametrize("kind", list(FormKind), ids=[k.value for k in FormKind])
+def test_fillable_fields_are_invisible_until_typed_into(kind: FormKind) -> None:
+    """The fillable blank prints exactly like the plain blank: the printed boxes do the work."""
+    assert np.array_equal(raster(kind, "fillable", 150), raster(kind, "blank", 150))
