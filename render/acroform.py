@@ -10,17 +10,15 @@ filled-in PDF that comes back can be read by name.
 
 from __future__ import annotations
 
-from reportlab.lib.colors import Color
 from reportlab.pdfgen.canvas import Canvas
 
 from forms import Box, FieldSpec, FieldType, FormSpec
 from render.fields import comb_groups
-from render.page import Page, mm_to_pt
+from render.page import INK, Page, mm_to_pt
 
 # AcroForm text can only use the standard 14 fonts; Courier is the monospaced one.
 FILL_FONT = "Courier-Bold"
 FILL_SIZE = 11
-INK = Color(0, 0, 0)
 
 
 def _rect(box: Box) -> dict[str, float]:
@@ -52,6 +50,7 @@ def add_fillable_fields(canvas: Canvas, spec: FormSpec) -> None:
                                fieldFlags="comb", fontName=FILL_FONT, fontSize=FILL_SIZE,
                                **_rect(box), **common)
         else:
+            # Inset, so a viewer's field highlight leaves the printed border visible.
             form.textfield(name=field.name, tooltip=field.label, value="",
                            maxlen=field.max_len, fontName=FILL_FONT, fontSize=FILL_SIZE,
                            **_rect(field.box.inset(0.3)), **common)

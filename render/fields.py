@@ -79,6 +79,7 @@ def _draw_comb(page: Page, field: FieldSpec, value: str | None) -> None:
     groups = comb_groups(field)
     chars = comb_characters(field, value) if value else ""
     mono = page.fonts.mono
+    # Type scales with the cell: a 5 mm cell gets the text-field size, wider ones up to 12 pt.
     size = min(COMB_VALUE_SIZE, VALUE_SIZE * field.cells[0].w / 5.0)
     advance = page.width("0", mono, size)
     # Group by group, separator first, so the PDF's text reads like the value: 556677-8899.

@@ -28,6 +28,7 @@ from render.page import (
     CAP_HEIGHT,
     FOOTER_SIZE,
     HINT,
+    ID_SIZE,
     INK,
     LABEL,
     LABEL_SIZE,
@@ -130,11 +131,11 @@ def _draw_header(page: Page, spec: FormSpec, payload: QrPayload) -> None:
     shown = display_form_id(payload.form_id)
     label = f"{ID_LABEL} "
     label_w = page.width(label, fonts.sans, LABEL_SIZE)
-    id_w = page.width(shown, fonts.mono, BODY_SIZE + 0.7)
+    id_w = page.width(shown, fonts.mono, ID_SIZE)
     x = idb.center[0] - (label_w + id_w) / 2
-    baseline = page.centred_baseline(idb, BODY_SIZE)
+    baseline = page.centred_baseline(idb, ID_SIZE)
     page.text(x, baseline, label, fonts.sans, LABEL_SIZE, color=LABEL)
-    page.text(x + label_w, baseline, shown, fonts.mono, BODY_SIZE + 0.7)
+    page.text(x + label_w, baseline, shown, fonts.mono, ID_SIZE)
 
 
 def _draw_instructions(page: Page, spec: FormSpec, mailbox: str) -> None:
