@@ -1,0 +1,69 @@
+"""Database fixtures shared by every test package: each test runs on SQLite and PostgreSQL.
+
+`db_url` is an empty database of its own per test: a file under tmp_path, or
+a freshly created PostgreSQL database on the server named by
+`TEST_DATABASE_URL` (dropped again afterwards). Without that variable the
+PostgreSQL case is skipped, saying why. `engine` is the same database
+migrated to the newest revision.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from registry import make_engine, upgrade_database
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine]:
+    """An autocommit connection to TEST_DATABASE_URL, for CREATE and DROP DATABASE."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip(
+            "TEST_DATABASE_URL is not set; the PostgreSQL case needs a server, e.g. "
+            "TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test"
+        )
+    admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"TEST_DATABASE_URL={url} is not reachable: {exc.orig}")
+    yield admin
+    admin.engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database, used by this test alone."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kopplingar.db'}"
+        return
+    admin: Engine = request.getfixturevalue("pg_admin")
+    name = f"kopplingar_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            # FORCE: a test that failed half-way may still hold a connection.
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """The test's database, migrated to the newest revision."""
+    engine = make_engine(db_url)
+    upgrade_database(engine)
+    yield engine
+    engine.dispose()
