@@ -55,13 +55,6 @@ def record_event(
     return event
 
 
-def _canonical_orgnr(orgnr: str) -> str | None:
-    try:
-        return parse_organisationsnummer(orgnr).text
-    except FormsError:
-        return None
-
-
 def find_client_by_subscription(session: Session, orgnr: str, subscription: str) -> Company | None:
     """The company with this organisationsnummer, if the subscription number is its own.
 
@@ -210,12 +203,10 @@ def company_view(session: Session, orgnr: str, *, on: dt.date | None = None) -> 
 
     `on` is the day the payer is given for (today by default).
     """
-    canonical = _canonical_orgnr(orgnr)
-    if canonical is None:
-        raise NotFound(
-            f"{orgnr!r} is not a valid organisationsnummer or personnummer "
-            "(NNNNNN-NNNN, Luhn check digit)"
-        )
+    try:
+        canonical = parse_organisationsnummer(orgnr).text
+    except FormsError as exc:
+        raise RegistryError(f"”{orgnr}” is not an organisationsnummer: {exc.message}") from None
     company = session.exec(select(Company).where(Company.orgnr == canonical)).first()
     if company is None:
         raise NotFound(f"no company with organisationsnummer {canonical} in the registry")

@@ -1,0 +1,69 @@
+"""`kopplingar db upgrade|current`: the database schema, migrated with Alembic.
+
+The database is the one the settings name (`KOPPLINGAR_DATABASE_URL`, or
+SQLite in the data directory). `open_database` is shared with the other
+groups that work on the registry, so every command reports an unreachable
+database the same way: one line, exit code 78.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from kopplingar.settings import load_settings
+from registry import (
+    DatabaseNotReady,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade_database,
+)
+
+app = typer.Typer(help="Migrate the database and show its schema revision.", no_args_is_help=True)
+
+
+@contextmanager
+def open_database() -> Iterator[Engine]:
+    """The configured database's engine, disposed afterwards; connection failures as one line."""
+    settings = load_settings()
+    settings.ensure_data_dir()
+    url = settings.resolved_database_url()
+    engine = make_engine(url)
+    try:
+        yield engine
+    except OperationalError as exc:
+        shown = make_url(url).render_as_string(hide_password=True) if "://" in url else url
+        raise DatabaseNotReady(f"cannot use the database {shown}: {exc.orig}") from exc
+    finally:
+        engine.dispose()
+
+
+@app.command("upgrade")
+def upgrade() -> None:
+    """Migrate the database to the newest schema revision (safe to run again)."""
+    with open_database() as engine:
+        before, after = upgrade_database(engine)
+    if before == after:
+        print(f"database already at revision {after} (head)")
+    else:
+        print(f"database upgraded from {before or 'empty'} to revision {after} (head)")
+
+
+@app.command("current")
+def current() -> None:
+    """Print the database's schema revision and whether it is the newest."""
+    with open_database() as engine:
+        revision = current_revision(engine)
+    head = head_revision()
+    if revision is None:
+        print(f"not migrated (head is {head}): run kopplingar db upgrade")
+    elif revision == head:
+        print(f"{revision} (head)")
+    else:
+        print(f"{revision} (head is {head}): run kopplingar db upgrade")
