@@ -17,8 +17,8 @@ from fastapi.staticfiles import StaticFiles
 
 from kopplingar.context import AppContext
 from render.ratelimit import SlidingWindowLimiter
-from render.web import PublicPages, make_public_router
 from render.web import TEMPLATES as RENDER_TEMPLATES
+from render.web import PublicPages, make_public_router
 
 STATIC_DIR = RENDER_TEMPLATES.parent / "static"
 

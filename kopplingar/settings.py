@@ -65,11 +65,14 @@ class Settings(BaseSettings):
         given = self.qr_secret.get_secret_value().strip() if self.qr_secret else ""
         if self.mode is Mode.PRODUCTION:
             if not given:
-                raise ConfigError("KOPPLINGAR_QR_SECRET is not set; production needs its own secret")
+                raise ConfigError(
+                    "KOPPLINGAR_QR_SECRET is not set; production needs its own secret"
+                )
             if given.lower() in _KNOWN_BAD_SECRETS or len(given.encode()) < MIN_SECRET_BYTES:
                 raise ConfigError(
                     f"KOPPLINGAR_QR_SECRET is a default or shorter than {MIN_SECRET_BYTES} bytes; "
-                    "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                    "generate one with: "
+                    "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
                 )
             return given.encode()
         if given:

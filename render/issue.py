@@ -74,9 +74,7 @@ def fill_client_from_registry(session: Session, values: Mapping[str, str]) -> di
 
 def signatories_of(values: Mapping[str, str]) -> dict[str, str]:
     return {
-        k: v
-        for k, v in values.items()
-        if k.endswith(("_signatory_name", "_signatory_role")) and v
+        k: v for k, v in values.items() if k.endswith(("_signatory_name", "_signatory_role")) and v
     }
 
 
@@ -115,7 +113,11 @@ def blank_form(kind: FormKind | str, *, mailbox: str, fillable: bool = True) -> 
     kind = FormKind(kind)
     spec = form_spec(kind)
     pdf = render_form_pdf(
-        spec, {}, mailbox=mailbox, payload=blank_payload(kind.code, spec.version),
-        blank=True, fillable=fillable,
+        spec,
+        {},
+        mailbox=mailbox,
+        payload=blank_payload(kind.code, spec.version),
+        blank=True,
+        fillable=fillable,
     )
     return RenderedForm(kind, None, {}, pdf)

@@ -116,8 +116,13 @@ def make_public_router(pages: PublicPages) -> APIRouter:
             },
         )
 
-    def form_page(kind: FormKind, values: dict[str, str], errors: dict[str, str],
-                  status: int = 200, notice: str = "") -> HTMLResponse:
+    def form_page(
+        kind: FormKind,
+        values: dict[str, str],
+        errors: dict[str, str],
+        status: int = 200,
+        notice: str = "",
+    ) -> HTMLResponse:
         spec = form_spec(kind)
         return page(
             "form.html",
@@ -190,7 +195,11 @@ def make_public_router(pages: PublicPages) -> APIRouter:
                 if (refused := limited(request)) is not None:
                     return refused
                 issued = issue_form(
-                    session, kind, values, qr_key=pages.qr_key, mailbox=pages.mailbox,
+                    session,
+                    kind,
+                    values,
+                    qr_key=pages.qr_key,
+                    mailbox=pages.mailbox,
                     source="web",
                 )
                 session.commit()

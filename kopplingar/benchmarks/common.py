@@ -6,6 +6,9 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class Timing:
         return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] * 1000
 
 
-def time_each(label: str, items: Sequence[object], fn: Callable[[object], object]) -> Timing:
+def time_each(label: str, items: Sequence[T], fn: Callable[[T], object]) -> Timing:
     seconds = []
     for item in items:
         start = time.perf_counter()

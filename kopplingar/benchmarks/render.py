@@ -46,23 +46,44 @@ def sample_value_sets(count: int) -> list[tuple[FormKind, dict[str, str]]]:
     while len(out) < count:
         conn = open_conns[i % len(open_conns)]
         client, firm = companies[conn["client"]], companies[conn["firm"]]
-        base = {"client_name": client["name"], "client_orgnr": client["orgnr"],
-                "client_subscription": subs[client["orgnr"]]}
+        base = {
+            "client_name": client["name"],
+            "client_orgnr": client["orgnr"],
+            "client_subscription": subs[client["orgnr"]],
+        }
         if i % 2 == 0:
-            new = next(f for f in firms[i % len(firms):] + firms if f["orgnr"] != firm["orgnr"])
-            out.append((FormKind.DUAL, base | {
-                "current_firm_name": firm["name"], "current_firm_orgnr": firm["orgnr"],
-                "current_firm_role": role_of[firm["kind"]],
-                "new_firm_name": new["name"], "new_firm_orgnr": new["orgnr"],
-                "new_firm_role": "accounting", "new_firm_email": "admin@byran.example.se",
-                "client_signatory_name": "Anna Lindqvist", "client_signatory_role": "firmatecknare",
-            }))
+            new = next(f for f in firms[i % len(firms) :] + firms if f["orgnr"] != firm["orgnr"])
+            out.append(
+                (
+                    FormKind.DUAL,
+                    base
+                    | {
+                        "current_firm_name": firm["name"],
+                        "current_firm_orgnr": firm["orgnr"],
+                        "current_firm_role": role_of[firm["kind"]],
+                        "new_firm_name": new["name"],
+                        "new_firm_orgnr": new["orgnr"],
+                        "new_firm_role": "accounting",
+                        "new_firm_email": "admin@byran.example.se",
+                        "client_signatory_name": "Anna Lindqvist",
+                        "client_signatory_role": "firmatecknare",
+                    },
+                )
+            )
         else:
-            out.append((FormKind.DISCONNECT, base | {
-                "firm_name": firm["name"], "firm_orgnr": firm["orgnr"],
-                "firm_role": role_of[firm["kind"]], "after": "takeover",
-                "firm_signatory_name": "Per Holm",
-            }))
+            out.append(
+                (
+                    FormKind.DISCONNECT,
+                    base
+                    | {
+                        "firm_name": firm["name"],
+                        "firm_orgnr": firm["orgnr"],
+                        "firm_role": role_of[firm["kind"]],
+                        "after": "takeover",
+                        "firm_signatory_name": "Per Holm",
+                    },
+                )
+            )
         i += 1
     return out
 
@@ -82,11 +103,12 @@ def _baseline_page(values: dict[str, str]) -> bytes:
 def run(count: int, http_requests: int) -> str:
     sets = sample_value_sets(count)
     cleaned = [(kind, clean_values(kind, values)) for kind, values in sets]
-    baseline = time_each("baseline: reportlab page, same text", cleaned,
-                         lambda kv: _baseline_page(kv[1]))  # type: ignore[index]
+    baseline = time_each(
+        "baseline: reportlab page, same text", cleaned, lambda kv: _baseline_page(kv[1])
+    )
 
-    def render_one(item: object) -> bytes:
-        kind, values = item  # type: ignore[misc]
+    def render_one(item: tuple[FormKind, dict[str, str]]) -> bytes:
+        kind, values = item
         spec = form_spec(kind)
         payload = sign_payload(BENCH_KEY, kind.code, spec.version, new_form_id())
         return render_form_pdf(spec, values, mailbox=MAILBOX, payload=payload)
@@ -100,30 +122,38 @@ def run(count: int, http_requests: int) -> str:
             import_registry(session, REGISTRY_JSON)
             session.commit()
 
-        def issue_one(item: object) -> None:
-            kind, values = item  # type: ignore[misc]
+        def issue_one(item: tuple[FormKind, dict[str, str]]) -> None:
+            kind, values = item
             with Session(engine) as session:
-                issue_form(session, kind, values, qr_key=BENCH_KEY, mailbox=MAILBOX,
-                           source="bench")
+                issue_form(session, kind, values, qr_key=BENCH_KEY, mailbox=MAILBOX, source="bench")
                 session.commit()
 
         issued = time_each("issue_form (check+record+render, SQLite)", sets, issue_one)
 
-        ctx = AppContext(engine=engine, qr_key=BENCH_KEY, mailbox_address=MAILBOX,
-                         public_base_url="http://127.0.0.1", download_limit=10**9,
-                         download_window_seconds=1, trust_forwarded_for=False)
+        ctx = AppContext(
+            engine=engine,
+            qr_key=BENCH_KEY,
+            mailbox_address=MAILBOX,
+            public_base_url="http://127.0.0.1",
+            download_limit=10**9,
+            download_window_seconds=1,
+            trust_forwarded_for=False,
+        )
         slugs = {FormKind.DUAL: "dubbelsammankoppling", FormKind.DISCONNECT: "bortkoppling"}
-        with serve_in_thread(create_app(ctx)) as base, httpx.Client(base_url=base, timeout=30) as client:
+        with (
+            serve_in_thread(create_app(ctx)) as base,
+            httpx.Client(base_url=base, timeout=30) as client,
+        ):
             client.get("/healthz")
             http_sets = sets[:http_requests]
 
-            def download(item: object) -> None:
-                kind, values = item  # type: ignore[misc]
+            def download(item: tuple[FormKind, dict[str, str]]) -> None:
+                kind, values = item
                 r = client.post(f"/blankett/{slugs[kind]}", data=values)
                 if r.status_code != 200 or r.headers["content-type"] != "application/pdf":
                     raise RuntimeError(f"download failed: {r.status_code} {r.text[:200]}")
 
-            def health(_item: object) -> None:
+            def health(_item: tuple[FormKind, dict[str, str]]) -> None:
                 client.get("/healthz").raise_for_status()
 
             http_base = time_each("baseline: HTTP GET /healthz, same server", http_sets, health)

@@ -25,9 +25,13 @@ app = typer.Typer(help="Issue pre-filled or blank forms as PDF.", no_args_is_hel
 
 OUTPUT = typer.Option(None, "-o", "--output", help="PDF file to write (default: named by form id).")
 FROM_JSON = typer.Option(None, "--from-json", help="JSON object of field values.")
-BLANK = typer.Option(False, "--blank", help="A blank form to fill by hand; no values, not recorded.")
+BLANK = typer.Option(
+    False, "--blank", help="A blank form to fill by hand; no values, not recorded."
+)
 NO_CHECK = typer.Option(
-    False, "--no-registry-check", help="Do not require the client's orgnr and subscription to match."
+    False,
+    "--no-registry-check",
+    help="Do not require the client's orgnr and subscription to match.",
 )
 ROLE_HELP = "accounting (redovisningsbyrå) or audit (revisionsbyrå)"
 SIGNATORY_ROLE_HELP = "firmatecknare or sysadmin"
@@ -55,8 +59,14 @@ def _values(from_json: Path | None, options: dict[str, str | None]) -> dict[str,
     return values
 
 
-def _write(kind: FormKind, values: dict[str, str], *, blank: bool, output: Path | None,
-           check_registry: bool) -> None:
+def _write(
+    kind: FormKind,
+    values: dict[str, str],
+    *,
+    blank: bool,
+    output: Path | None,
+    check_registry: bool,
+) -> None:
     ctx = build_context(load_settings())
     if blank:
         if values:
@@ -65,9 +75,15 @@ def _write(kind: FormKind, values: dict[str, str], *, blank: bool, output: Path 
     else:
         with Session(ctx.engine) as session:
             try:
-                rendered = issue_form(session, kind, values, qr_key=ctx.qr_key,
-                                      mailbox=ctx.mailbox_address, source="cli",
-                                      check_registry=check_registry)
+                rendered = issue_form(
+                    session,
+                    kind,
+                    values,
+                    qr_key=ctx.qr_key,
+                    mailbox=ctx.mailbox_address,
+                    source="cli",
+                    check_registry=check_registry,
+                )
             except FormValuesError as exc:
                 for name, message in exc.errors.items():
                     print(f"{name}: {message}", file=sys.stderr)
@@ -94,19 +110,31 @@ def dual(
     new_firm_orgnr: str = typer.Option(None, help="Organisationsnummer of the firm to connect."),
     new_firm_role: str = typer.Option(None, help=ROLE_HELP),
     new_firm_email: str = typer.Option(None, help="E-mail of that firm's system administrator."),
-    client_signatory_name: str = typer.Option(None, help="Pre-printed name of the client's signatory."),
+    client_signatory_name: str = typer.Option(
+        None, help="Pre-printed name of the client's signatory."
+    ),
     client_signatory_role: str = typer.Option(None, help=SIGNATORY_ROLE_HELP),
-    new_firm_signatory_name: str = typer.Option(None, help="Pre-printed name of the firm's sysadmin."),
+    new_firm_signatory_name: str = typer.Option(
+        None, help="Pre-printed name of the firm's sysadmin."
+    ),
     from_json: Path | None = FROM_JSON,
     blank: bool = BLANK,
     output: Path | None = OUTPUT,
     no_registry_check: bool = NO_CHECK,
 ) -> None:
     """Dubbelsammankoppling: connect a second firm to a client."""
-    options = {k: v for k, v in locals().items()
-               if k not in ("from_json", "blank", "output", "no_registry_check")}
-    _write(FormKind.DUAL, _values(from_json, options), blank=blank, output=output,
-           check_registry=not no_registry_check)
+    options = {
+        k: v
+        for k, v in locals().items()
+        if k not in ("from_json", "blank", "output", "no_registry_check")
+    }
+    _write(
+        FormKind.DUAL,
+        _values(from_json, options),
+        blank=blank,
+        output=output,
+        check_registry=not no_registry_check,
+    )
 
 
 @app.command("disconnect")
@@ -117,9 +145,12 @@ def disconnect(
     firm_name: str = typer.Option(None, help="Name of the firm to disconnect from."),
     firm_orgnr: str = typer.Option(None, help="Organisationsnummer of that firm."),
     firm_role: str = typer.Option(None, help=ROLE_HELP),
-    after: str = typer.Option(None, help="takeover (the company takes over the subscription) "
-                              "or access_only"),
-    client_signatory_name: str = typer.Option(None, help="Pre-printed name of the company's signatory."),
+    after: str = typer.Option(
+        None, help="takeover (the company takes over the subscription) or access_only"
+    ),
+    client_signatory_name: str = typer.Option(
+        None, help="Pre-printed name of the company's signatory."
+    ),
     client_signatory_role: str = typer.Option(None, help=SIGNATORY_ROLE_HELP),
     firm_signatory_name: str = typer.Option(None, help="Pre-printed name of the firm's sysadmin."),
     from_json: Path | None = FROM_JSON,
@@ -128,7 +159,15 @@ def disconnect(
     no_registry_check: bool = NO_CHECK,
 ) -> None:
     """Bortkoppling: end the connection between a company and a firm."""
-    options = {k: v for k, v in locals().items()
-               if k not in ("from_json", "blank", "output", "no_registry_check")}
-    _write(FormKind.DISCONNECT, _values(from_json, options), blank=blank, output=output,
-           check_registry=not no_registry_check)
+    options = {
+        k: v
+        for k, v in locals().items()
+        if k not in ("from_json", "blank", "output", "no_registry_check")
+    }
+    _write(
+        FormKind.DISCONNECT,
+        _values(from_json, options),
+        blank=blank,
+        output=output,
+        check_registry=not no_registry_check,
+    )

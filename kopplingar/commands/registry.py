@@ -50,7 +50,9 @@ def import_files(
         require_current(engine)
         with session_scope(engine) as session:
             report = import_registry(
-                session, files, skip_invalid=skip_invalid,
+                session,
+                files,
+                skip_invalid=skip_invalid,
                 actor=f"cli:{os.environ.get('USER') or 'unknown'}",
             )
     print(report.summary())

@@ -20,15 +20,25 @@ KOPPLINGAR = [sys.executable, "-m", "kopplingar.cli"]
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*KOPPLINGAR, *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [*KOPPLINGAR, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     cwd = tmp_path_factory.mktemp("cli")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("KOPPLINGAR_") and k != "DATABASE_URL"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("KOPPLINGAR_") and k != "DATABASE_URL"
+    }
     env["KOPPLINGAR_DATA_DIR"] = str(cwd / "data")
     assert run(["db", "upgrade"], env, cwd).returncode == 0
     imported = run(["registry", "import", str(REGISTRY_JSON)], env, cwd)
@@ -95,7 +105,8 @@ def test_missing_json_exits_66(workdir: tuple[Path, dict[str, str]]) -> None:
 
 def test_production_without_secret_exits_78(workdir: tuple[Path, dict[str, str]]) -> None:
     cwd, env = workdir
-    out = run(["form", "dual", "--blank", "-o", "p.pdf"], env | {"KOPPLINGAR_MODE": "production"},
-              cwd)
+    out = run(
+        ["form", "dual", "--blank", "-o", "p.pdf"], env | {"KOPPLINGAR_MODE": "production"}, cwd
+    )
     assert out.returncode == 78
     assert "KOPPLINGAR_QR_SECRET" in out.stderr

@@ -17,8 +17,14 @@ GOOD_SECRET = "k" * 48
 def _no_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Settings read the environment and .env: isolate both.
     monkeypatch.chdir(tmp_path)
-    for name in ("KOPPLINGAR_MODE", "KOPPLINGAR_QR_SECRET", "KOPPLINGAR_DATA_DIR",
-                 "DATABASE_URL", "KOPPLINGAR_DATABASE_URL", "KOPPLINGAR_MAILBOX_ADDRESS"):
+    for name in (
+        "KOPPLINGAR_MODE",
+        "KOPPLINGAR_QR_SECRET",
+        "KOPPLINGAR_DATA_DIR",
+        "DATABASE_URL",
+        "KOPPLINGAR_DATABASE_URL",
+        "KOPPLINGAR_MAILBOX_ADDRESS",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -56,7 +62,9 @@ def test_demo_creates_a_private_secret_once(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path / "d").qr_key() == key
 
 
-def test_environment_and_database_url_alias(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_environment_and_database_url_alias(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
     monkeypatch.setenv("KOPPLINGAR_MAILBOX_ADDRESS", "in@byra.se")
     s = Settings()

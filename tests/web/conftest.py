@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from kopplingar.app import create_app
-from kopplingar.context import AppContext
-from kopplingar.benchmarks.render import sample_value_sets
 from forms import FormKind
+from kopplingar.app import create_app
+from kopplingar.benchmarks.render import sample_value_sets
+from kopplingar.context import AppContext
 from registry import import_registry
 from samples import REGISTRY_JSON
 
@@ -30,9 +30,15 @@ def loaded_engine(engine: Engine) -> Engine:
 
 
 def make_app(engine: Engine, *, limit: int = 1000, trust_forwarded_for: bool = False) -> FastAPI:
-    ctx = AppContext(engine=engine, qr_key=QR_KEY, mailbox_address=MAILBOX,
-                     public_base_url="http://testserver", download_limit=limit,
-                     download_window_seconds=600, trust_forwarded_for=trust_forwarded_for)
+    ctx = AppContext(
+        engine=engine,
+        qr_key=QR_KEY,
+        mailbox_address=MAILBOX,
+        public_base_url="http://testserver",
+        download_limit=limit,
+        download_window_seconds=600,
+        trust_forwarded_for=trust_forwarded_for,
+    )
     return create_app(ctx)
 
 

@@ -15,8 +15,13 @@ from tests.web.conftest import make_app
 
 CHROMIUM = os.environ.get("KOPPLINGAR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -48,8 +53,13 @@ def test_fill_in_and_download_in_chromium(
             assert page.input_value("#f-client_name") == dual_values["client_name"]
 
             # A wrong e-mail first: the page shows the error beside the field.
-            for name in ("current_firm_name", "current_firm_orgnr", "new_firm_name",
-                         "new_firm_orgnr", "client_signatory_name"):
+            for name in (
+                "current_firm_name",
+                "current_firm_orgnr",
+                "new_firm_name",
+                "new_firm_orgnr",
+                "client_signatory_name",
+            ):
                 page.fill(f"#f-{name}", dual_values[name])
             page.check(f"input[name=current_firm_role][value={dual_values['current_firm_role']}]")
             page.check("input[name=new_firm_role][value=accounting]")

@@ -48,7 +48,9 @@ def test_download_prefilled_dual_records_the_issued_form(
     r = client.post("/blankett/dubbelsammankoppling", data=values)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/pdf"
-    assert r.headers["content-disposition"].startswith('attachment; filename="dubbelsammankoppling-')
+    assert r.headers["content-disposition"].startswith(
+        'attachment; filename="dubbelsammankoppling-'
+    )
     form_id = issued_id(r.headers)
     text = pdf_text(r.content)
     assert dual_values["client_name"] in text
@@ -61,7 +63,9 @@ def test_download_prefilled_dual_records_the_issued_form(
         assert issued.source == "web"
 
 
-def test_download_prefilled_disconnect(client: TestClient, disconnect_values: dict[str, str]) -> None:
+def test_download_prefilled_disconnect(
+    client: TestClient, disconnect_values: dict[str, str]
+) -> None:
     r = client.post("/blankett/bortkoppling", data=disconnect_values)
     assert r.status_code == 200, r.text
     assert disconnect_values["firm_name"] in pdf_text(r.content)
@@ -73,17 +77,21 @@ def test_mismatched_subscription_is_an_error_and_records_nothing(
     from forms import make_subscription_number
 
     wrong = make_subscription_number(9_999_991)
-    r = client.post("/blankett/dubbelsammankoppling",
-                    data=dict(dual_values, client_subscription=wrong))
+    r = client.post(
+        "/blankett/dubbelsammankoppling", data=dict(dual_values, client_subscription=wrong)
+    )
     assert r.status_code == 422
     assert "hör inte till det organisationsnumret" in r.text
     assert 'aria-invalid="true"' in r.text
     assert f'value="{wrong}"' in r.text  # what the person typed is kept
 
 
-def test_each_bad_field_is_named_next_to_it(client: TestClient, dual_values: dict[str, str]) -> None:
-    bad = dict(dual_values, client_orgnr="556677-8890", new_firm_email="inte-en-adress",
-               new_firm_role="")
+def test_each_bad_field_is_named_next_to_it(
+    client: TestClient, dual_values: dict[str, str]
+) -> None:
+    bad = dict(
+        dual_values, client_orgnr="556677-8890", new_firm_email="inte-en-adress", new_firm_role=""
+    )
     r = client.post("/blankett/dubbelsammankoppling", data=bad)
     assert r.status_code == 422
     assert "Kontrollsiffran" in r.text
@@ -95,8 +103,11 @@ def test_each_bad_field_is_named_next_to_it(client: TestClient, dual_values: dic
 def test_lookup_fills_the_name_only_for_a_matching_pair(
     client: TestClient, dual_values: dict[str, str]
 ) -> None:
-    pair = {"client_orgnr": dual_values["client_orgnr"],
-            "client_subscription": dual_values["client_subscription"], "action": "lookup"}
+    pair = {
+        "client_orgnr": dual_values["client_orgnr"],
+        "client_subscription": dual_values["client_subscription"],
+        "action": "lookup",
+    }
     r = client.post("/blankett/dubbelsammankoppling", data=pair)
     assert r.status_code == 200
     assert f'value="{dual_values["client_name"]}"' in r.text
@@ -132,14 +143,26 @@ def test_downloads_are_limited_per_client(loaded_engine: Engine) -> None:
 
 def test_forwarded_for_is_ignored_unless_trusted(loaded_engine: Engine) -> None:
     with TestClient(make_app(loaded_engine, limit=1)) as c:
-        assert c.get("/blankett/bortkoppling/blank.pdf",
-                     headers={"X-Forwarded-For": "1.1.1.1"}).status_code == 200
-        assert c.get("/blankett/bortkoppling/blank.pdf",
-                     headers={"X-Forwarded-For": "2.2.2.2"}).status_code == 429
+        assert (
+            c.get(
+                "/blankett/bortkoppling/blank.pdf", headers={"X-Forwarded-For": "1.1.1.1"}
+            ).status_code
+            == 200
+        )
+        assert (
+            c.get(
+                "/blankett/bortkoppling/blank.pdf", headers={"X-Forwarded-For": "2.2.2.2"}
+            ).status_code
+            == 429
+        )
     with TestClient(make_app(loaded_engine, limit=1, trust_forwarded_for=True)) as c:
         for ip in ("1.1.1.1", "2.2.2.2"):
-            assert c.get("/blankett/bortkoppling/blank.pdf",
-                         headers={"X-Forwarded-For": ip}).status_code == 200
+            assert (
+                c.get(
+                    "/blankett/bortkoppling/blank.pdf", headers={"X-Forwarded-For": ip}
+                ).status_code
+                == 200
+            )
 
 
 @pytest.mark.parametrize("path", ["/", "/blankett/bortkoppling", "/healthz"])
