@@ -22,7 +22,8 @@ from registry.errors import (
     RegistryError,
 )
 from registry.import_files import RecordType
-from registry.importer import ImportReport, Rejection, TypeCounts, import_registry
+from registry.import_report import ImportReport, Rejection, TypeCounts
+from registry.importer import import_registry
 from registry.models import (
     REGISTRY_METADATA,
     AuditEvent,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from registry.importer import ImportReport
+    from registry.import_report import ImportReport
 
 EX_DATAERR = 65
 EX_NOINPUT = 66

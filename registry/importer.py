@@ -37,6 +37,7 @@ from forms import (
 )
 from registry.errors import Conflict
 from registry.import_files import RawRow, RecordType, expand_paths, read_rows
+from registry.import_report import ImportReport, Rejection
 from registry.models import (
     Company,
     CompanyKind,
@@ -59,65 +60,6 @@ _CHUNK = 500  # keeps IN lists well under SQLite's bound-parameter limit
 
 class _Rejected(Exception):  # noqa: N818
     """A row's reason for rejection; caught per row, never leaves this module."""
-
-
-@dataclass(slots=True)
-class TypeCounts:
-    inserted: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    type: RecordType
-    where: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.where} — {self.reason}"
-
-
-@dataclass(slots=True)
-class ImportReport:
-    """What an import found; `written` says whether the new rows were stored."""
-
-    files: tuple[Path, ...]
-    counts: dict[RecordType, TypeCounts] = field(
-        default_factory=lambda: {t: TypeCounts() for t in RecordType}
-    )
-    rejections: list[Rejection] = field(default_factory=list)
-    written: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.rejections
-
-    @property
-    def inserted(self) -> int:
-        return sum(c.inserted for c in self.counts.values())
-
-    def summary(self) -> str:
-        # Rows that would have been inserted, had nothing been rejected.
-        new_label = "valid, new" if self.rejections and not self.written else "inserted"
-        lines = [f"{'':<14}{new_label:>11} {'unchanged':>10} {'rejected':>9}"]
-        for record_type, c in self.counts.items():
-            lines.append(
-                f"{record_type.value:<14}{c.inserted:>11} {c.unchanged:>10} {c.rejected:>9}"
-            )
-        if self.rejections:
-            lines.append("")
-            lines.append(f"rejected rows ({len(self.rejections)}):")
-            lines.extend(f"  {r}" for r in self.rejections)
-        lines.append("")
-        if self.written:
-            lines.append(f"written: {self.inserted} new records")
-        elif self.rejections:
-            lines.append("nothing written: fix the rejected rows, or import the valid ones "
-                         "with --skip-invalid")
-        else:
-            lines.append("nothing to write: the registry already holds every record")
-        return "\n".join(lines)
 
 
 Period = tuple[dt.date, dt.date | None]
@@ -264,9 +206,6 @@ class _Importer:
 
     def run(self) -> None:
         self._load()
-        self.stored_orgnrs = set(self.companies)
-        self.stored_numbers = set(self.subscriptions)
-        self.stored_emails = set(self.people)
         checks: dict[RecordType, Callable[[RawRow], bool]] = {
             RecordType.COMPANIES: self._company,
             RecordType.SUBSCRIPTIONS: self._subscription,
@@ -386,7 +325,8 @@ class _Importer:
             self._once(row, orgnr, f"company {orgnr}")
         except _Rejected as exc:
             self._reject_key(RecordType.COMPANIES, orgnr, row, str(exc))
-        if orgnr in self.stored_orgnrs:
+        # Past the duplicate check, a known key can only be a stored record.
+        if orgnr in self.companies:
             stored = self.companies[orgnr].row
             if (stored.name, stored.kind) == (name, kind):
                 return False
@@ -406,7 +346,7 @@ class _Importer:
             self._once(row, number, f"subscription {number}")
         except _Rejected as exc:
             self._reject_key(RecordType.SUBSCRIPTIONS, number, row, str(exc))
-        if number in self.stored_numbers:
+        if number in self.subscriptions:
             stored_owner = self.subscriptions[number][1]
             if stored_owner == owner.orgnr:
                 return False
@@ -438,7 +378,7 @@ class _Importer:
                 raise _Rejected(f"personnummer {pnr} belongs to {holder} ({where})")
         except _Rejected as exc:
             self._reject_key(RecordType.PEOPLE, email, row, str(exc))
-        if email in self.stored_emails:
+        if email in self.people:
             stored = self.people[email]
             if (stored.name, stored.personnummer) == (name, pnr):
                 return False
@@ -543,7 +483,7 @@ def import_registry(
     paths = [path] if isinstance(path, Path) else list(path)
     files = expand_paths(paths)
     rows = [row for file in files for row in read_rows(file)]
-    report = ImportReport(files=tuple(files))
+    report = ImportReport()
     importer = _Importer(session, rows, report)
     importer.run()
     if report.rejections and not skip_invalid:
