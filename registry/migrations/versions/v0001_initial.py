@@ -111,8 +111,10 @@ def upgrade() -> None:
         sa.Column("role", _enum("connection_role", "accounting", "audit"), nullable=False),
         sa.Column("since", sa.Date(), nullable=False),
         sa.Column("until", sa.Date(), nullable=True),
-        sa.CheckConstraint("client_id <> firm_id", name="ck_connections_not_self"),
-        sa.CheckConstraint("until IS NULL OR until >= since", name="ck_connections_period"),
+        sa.CheckConstraint("client_id <> firm_id", name=op.f("ck_connections_not_self")),
+        sa.CheckConstraint(
+            "until IS NULL OR until >= since", name=op.f("ck_connections_period")
+        ),
         sa.ForeignKeyConstraint(
             ["client_id"], ["companies.id"], name="fk_connections_client_id_companies"
         ),
