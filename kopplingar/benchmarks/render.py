@@ -52,7 +52,8 @@ def sample_value_sets(count: int) -> list[tuple[FormKind, dict[str, str]]]:
             "client_subscription": subs[client["orgnr"]],
         }
         if i % 2 == 0:
-            new = next(f for f in firms[i % len(firms) :] + firms if f["orgnr"] != firm["orgnr"])
+            taken = {firm["orgnr"], client["orgnr"]}
+            new = next(f for f in firms[i % len(firms) :] + firms if f["orgnr"] not in taken)
             out.append(
                 (
                     FormKind.DUAL,
