@@ -196,10 +196,6 @@ class Connection(RegistryModel, table=True):
     since: dt.date
     until: dt.date | None = None
 
-    @property
-    def is_open(self) -> bool:
-        return self.until is None
-
 
 class IssuedForm(RegistryModel, table=True):
     """A pre-filled form as it was handed out; scans are checked against it."""
