@@ -72,6 +72,16 @@ def fill_client_from_registry(session: Session, values: Mapping[str, str]) -> di
     return out
 
 
+def _without_consequential_errors(errors: dict[str, str]) -> dict[str, str]:
+    """Drop "name missing" when the name could not be looked up because the numbers are wrong.
+
+    The person left the name for us to fill; the thing to fix is the number.
+    """
+    if "client_name" in errors and ({"client_orgnr", "client_subscription"} & errors.keys()):
+        return {k: v for k, v in errors.items() if k != "client_name"}
+    return errors
+
+
 def signatories_of(values: Mapping[str, str]) -> dict[str, str]:
     return {
         k: v for k, v in values.items() if k.endswith(("_signatory_name", "_signatory_role")) and v
@@ -92,7 +102,10 @@ def issue_form(
     kind = FormKind(kind)
     spec = form_spec(kind)
     given = fill_client_from_registry(session, values) if check_registry else dict(values)
-    cleaned = clean_values(kind, given)
+    try:
+        cleaned = clean_values(kind, given)
+    except FormValuesError as exc:
+        raise FormValuesError(_without_consequential_errors(exc.errors)) from None
     form_id = new_form_id()
     payload = sign_payload(qr_key, kind.code, spec.version, form_id)
     pdf = render_form_pdf(spec, cleaned, mailbox=mailbox, payload=payload)

@@ -131,6 +131,9 @@ def make_public_router(pages: PublicPages) -> APIRouter:
             slug=FILE_STEMS[kind],
             sections=sections_with_fields(spec),
             label=lambda f: _web_label(spec, f),
+            field_label=lambda name: (
+                _web_label(spec, spec.field(name)) if name in spec.field_names else name
+            ),
             optional=lambda f: (not f.required) or f.name in WEB_OPTIONAL,
             values=values,
             errors=errors,

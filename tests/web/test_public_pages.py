@@ -177,3 +177,15 @@ def test_security_headers(client: TestClient, path: str) -> None:
 def test_unknown_form_is_404(client: TestClient) -> None:
     assert client.get("/blankett/nagot-annat").status_code == 404
     assert client.post("/blankett/nagot-annat", data={}).status_code == 404
+
+
+def test_a_wrong_number_is_not_also_reported_as_a_missing_name(
+    client: TestClient, disconnect_values: dict[str, str]
+) -> None:
+    r = client.post(
+        "/blankett/bortkoppling",
+        data=dict(disconnect_values, client_name="", client_subscription="10040583"),
+    )
+    assert r.status_code == 422
+    assert "Rätta 1 fel" in r.text
+    assert "Abonnemangsnummer (8 siffror): Abonnemangsnumret är felskrivet" in r.text
