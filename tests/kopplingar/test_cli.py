@@ -110,3 +110,17 @@ def test_production_without_secret_exits_78(workdir: tuple[Path, dict[str, str]]
     )
     assert out.returncode == 78
     assert "KOPPLINGAR_QR_SECRET" in out.stderr
+
+
+def test_unmigrated_database_is_named_with_the_fix(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("KOPPLINGAR_") and k != "DATABASE_URL"
+    }
+    env["KOPPLINGAR_DATA_DIR"] = str(tmp_path / "empty")
+    values = next(v for k, v in sample_value_sets(2) if k is FormKind.DUAL)
+    (tmp_path / "v.json").write_text(json.dumps(values), encoding="utf-8")
+    out = run(["form", "dual", "--from-json", "v.json"], env, tmp_path)
+    assert out.returncode == 78
+    assert "kopplingar db upgrade" in out.stderr
