@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from kopplingar.serving import serve_in_thread
+from registry import import_registry, make_engine, upgrade_database
+from samples import REGISTRY_JSON
 from tests.web.conftest import make_app
 
 CHROMIUM = os.environ.get("KOPPLINGAR_CHROMIUM", "/usr/bin/chromium")
@@ -28,20 +32,25 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture
-def sqlite_only(db_url: str) -> None:
-    # One real-browser run is enough; the database matrix is covered by the client tests.
-    if not db_url.startswith("sqlite"):
-        pytest.skip("browser flow runs once, on SQLite")
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    # One real-browser run is enough: the client tests cover both databases.
+    engine = make_engine(f"sqlite:///{tmp_path / 'browser.db'}")
+    upgrade_database(engine)
+    with Session(engine) as session:
+        import_registry(session, REGISTRY_JSON)
+        session.commit()
+    yield engine
+    engine.dispose()
 
 
 def test_fill_in_and_download_in_chromium(
-    sqlite_only: None, loaded_engine: Engine, dual_values: dict[str, str], tmp_path: Path
+    sqlite_engine: Engine, dual_values: dict[str, str], tmp_path: Path
 ) -> None:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} missing: scripts/setup.sh test installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
-    with serve_in_thread(make_app(loaded_engine)) as base, sync_playwright() as pw:
+    with serve_in_thread(make_app(sqlite_engine)) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(accept_downloads=True)
