@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile="${1:-runtime}"
-runtime_pkgs=(python3 python3-venv python3-dev gcc fonts-dejavu-core ca-certificates)
+runtime_pkgs=(python3 python3-venv python3-dev gcc fonts-dejavu-core ca-certificates
+              tesseract-ocr tesseract-ocr-swe)
 test_pkgs=(chromium postgresql-client)
 pkgs=("${runtime_pkgs[@]}")
 if [ "$profile" = "test" ]; then

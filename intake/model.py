@@ -1,0 +1,118 @@
+"""The values that flow between the intake stages.
+
+Each stage is a plain function from one of these to the next:
+
+    file bytes ──pages.extract_pages──▶ [PageImage]
+    PageImage ──identify.identify_page──▶ Identification
+    PageImage + Identification ──align.align_page──▶ AlignedPage | AlignmentFailure
+    AlignedPage ──read.read_fields──▶ {name: FieldReading}
+    AlignedPage ──signatures.read_signatures──▶ {party: SignatureReading}
+    everything ──validate.validate_document──▶ [Finding]
+
+Images are numpy arrays: `uint8`, grayscale (H×W), 0 = black. An aligned
+page is the canonical A4 page at `CANONICAL_DPI`, upright, so a box from
+`forms.spec` maps to pixels with `Box.to_pixels(CANONICAL_DPI)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from forms import FormKind
+
+CANONICAL_DPI = 200
+Gray = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """One page out of an input file, as decoded, before any geometry."""
+
+    source: str  # file name (never used as a path)
+    index: int  # 0-based page number within the file
+    image: Gray
+    dpi: float | None  # from the file when it says; None for a photo
+
+
+@dataclass(frozen=True)
+class Identification:
+    """What the QR code (or, failing that, the markers and printed text) says the page is."""
+
+    kind: FormKind | None
+    version: str | None
+    form_id: str | None  # canonical 10 characters; None for a blank form or unread QR
+    qr_text: str | None
+    qr_valid: bool  # the mac matched (False when there was no QR or it was forged)
+    method: str  # "qr", "markers", "text", "none"
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class AlignedPage:
+    page: PageImage
+    image: Gray  # canonical page at CANONICAL_DPI, upright
+    markers_found: tuple[int, ...]  # ArUco ids used for the homography
+    reprojection_mm: float  # RMS reprojection error of the markers, the page's quality figure
+    rotation_deg: float  # how the page was turned (0, 90, 180, 270 plus skew), for the reviewer
+
+
+@dataclass(frozen=True)
+class AlignmentFailure:
+    page: PageImage
+    reason: str  # English, for operators; the Finding carries the Swedish message
+
+
+@dataclass(frozen=True)
+class FieldReading:
+    name: str
+    value: str  # canonical where it parsed (e.g. NNNNNN-NNNN), else the raw OCR text
+    raw: str  # what OCR produced, before any clean-up
+    confidence: float  # 0..1
+    crop_png: bytes  # the field's crop from the aligned page, for the reviewer
+    ink_outside_print: float = 0.0  # share of the box with ink that the issued print lacks
+
+
+class SignatureState(StrEnum):
+    SIGNED = "signed"
+    EMPTY = "empty"
+    UNSURE = "unsure"
+
+
+@dataclass(frozen=True)
+class SignatureReading:
+    party: str
+    state: SignatureState
+    ink: float  # share of the signature area covered by ink not in the template
+    crop_png: bytes
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    BLOCKING = "blocking"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str  # stable, e.g. "orgnr.luhn", "signature.missing"
+    severity: Severity
+    message: str  # Swedish, for the reviewer and (where relevant) the sender
+    field: str | None = None
+
+
+@dataclass
+class DocumentResult:
+    """One form found in an input file: possibly several pages, read and validated."""
+
+    kind: FormKind | None
+    form_id: str | None
+    pages: list[int] = field(default_factory=list)
+    quality_mm: float | None = None
+    fields: dict[str, FieldReading] = field(default_factory=dict)
+    signatures: dict[str, SignatureReading] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    unreadable_reason: str | None = None
