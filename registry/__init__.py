@@ -10,8 +10,10 @@ from registry.db import (
     head_revision,
     make_engine,
     require_current,
+    require_migrated,
     session_scope,
     upgrade_database,
+    upgrade_migrations,
 )
 from registry.errors import (
     Conflict,
@@ -89,6 +91,8 @@ __all__ = [
     "record_event",
     "record_issued_form",
     "require_current",
+    "require_migrated",
     "session_scope",
     "upgrade_database",
+    "upgrade_migrations",
 ]

@@ -118,52 +118,78 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
-def alembic_config(connection: sa.Connection | None = None) -> Config:
-    """The Alembic configuration for the registry's migrations, bound to `connection`."""
+def alembic_config(
+    connection: sa.Connection | None = None,
+    *,
+    script_location: Path = MIGRATIONS_DIR,
+    version_table: str = "alembic_version",
+) -> Config:
+    """An Alembic configuration for a set of migrations, bound to `connection`.
+
+    Other packages with tables of their own (the review queue) keep their own
+    migrations and version table and come through here too, so every schema
+    is upgraded the same way under the same lock.
+    """
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(script_location))
     config.attributes["connection"] = connection
+    config.attributes["version_table"] = version_table
     return config
 
 
-def _scripts() -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config())
+def _scripts(script_location: Path = MIGRATIONS_DIR) -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(script_location=script_location))
 
 
-def head_revision() -> str:
-    head = _scripts().get_current_head()
+def head_revision(script_location: Path = MIGRATIONS_DIR) -> str:
+    head = _scripts(script_location).get_current_head()
     if head is None:
-        raise DatabaseNotReady(f"no migrations found in {MIGRATIONS_DIR}")
+        raise DatabaseNotReady(f"no migrations found in {script_location}")
     return head
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(engine: Engine, *, version_table: str = "alembic_version") -> str | None:
     """The revision the database is at, or None for a database never migrated."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return MigrationContext.configure(
+            connection, opts={"version_table": version_table}
+        ).get_current_revision()
 
 
-def upgrade_database(engine: Engine) -> tuple[str | None, str]:
-    """Bring the schema to the newest revision; returns (revision before, revision after)."""
+def upgrade_migrations(
+    engine: Engine, *, script_location: Path, version_table: str
+) -> tuple[str | None, str]:
+    """Bring one set of migrations to its head; returns (revision before, revision after)."""
+    opts = {"version_table": version_table}
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
-        before = MigrationContext.configure(connection).get_current_revision()
-        command.upgrade(alembic_config(connection), "head")
-        after = MigrationContext.configure(connection).get_current_revision()
+        before = MigrationContext.configure(connection, opts=opts).get_current_revision()
+        config = alembic_config(
+            connection, script_location=script_location, version_table=version_table
+        )
+        command.upgrade(config, "head")
+        after = MigrationContext.configure(connection, opts=opts).get_current_revision()
     assert after is not None, "alembic upgrade head left no revision"
     return before, after
 
 
-def require_current(engine: Engine) -> None:
+def upgrade_database(engine: Engine) -> tuple[str | None, str]:
+    """Bring the registry's schema to the newest revision; (revision before, after)."""
+    return upgrade_migrations(
+        engine, script_location=MIGRATIONS_DIR, version_table="alembic_version"
+    )
+
+
+def require_migrated(engine: Engine, *, script_location: Path, version_table: str) -> None:
     """Refuse to work on a database whose schema is not the one this code expects."""
-    current = current_revision(engine)
-    head = head_revision()
+    current = current_revision(engine, version_table=version_table)
+    head = head_revision(script_location)
     if current == head:
         return
     if current is None:
         raise DatabaseNotReady("database not migrated: run kopplingar db upgrade")
-    if current not in {script.revision for script in _scripts().walk_revisions()}:
+    if current not in {script.revision for script in _scripts(script_location).walk_revisions()}:
         raise DatabaseNotReady(
             f"database is at revision {current}, which this version of kopplingar does not "
             "know: a newer version migrated it"
@@ -171,3 +197,8 @@ def require_current(engine: Engine) -> None:
     raise DatabaseNotReady(
         f"database is at revision {current}, this version needs {head}: run kopplingar db upgrade"
     )
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to work on a database whose registry schema is not this code's."""
+    require_migrated(engine, script_location=MIGRATIONS_DIR, version_table="alembic_version")

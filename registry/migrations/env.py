@@ -24,6 +24,7 @@ context.configure(
     # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    version_table=context.config.attributes.get("version_table", "alembic_version"),
 )
 with context.begin_transaction():
     context.run_migrations()
