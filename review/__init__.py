@@ -1,1 +1,50 @@
-"""The submission queue and the reviewer pages (later issues)."""
+"""The submission queue and (later) the reviewer pages.
+
+Public API: the queue models, `enqueue` and the `New*` values intake hands
+over, the content-addressed `ImageStore`, and the queue's migrations.
+"""
+
+from review.db import require_queue_current, upgrade_queue
+from review.errors import ReviewError
+from review.models import (
+    REVIEW_METADATA,
+    Submission,
+    SubmissionField,
+    SubmissionFinding,
+    SubmissionPage,
+    SubmissionSignature,
+    SubmissionStatus,
+)
+from review.queue import (
+    NewField,
+    NewFinding,
+    NewPage,
+    NewSignature,
+    NewSubmission,
+    enqueue,
+    form_id_submitted,
+    queue_counts,
+)
+from review.store import ImageStore
+
+__all__ = [
+    "REVIEW_METADATA",
+    "ImageStore",
+    "NewField",
+    "NewFinding",
+    "NewPage",
+    "NewSignature",
+    "NewSubmission",
+    "ReviewError",
+    "Submission",
+    "SubmissionField",
+    "SubmissionFinding",
+    "SubmissionPage",
+    "SubmissionSignature",
+    "SubmissionStatus",
+    "enqueue",
+    "form_id_submitted",
+    "queue_counts",
+    "require_queue_current",
+    "upgrade_queue",
+]

@@ -18,7 +18,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from registry import make_engine, upgrade_database
+from kopplingar.database import upgrade_all
+from registry import make_engine
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -62,8 +63,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    """The test's database, migrated to the newest revision."""
+    """The test's database, every schema migrated to the newest revision."""
     engine = make_engine(db_url)
-    upgrade_database(engine)
+    upgrade_all(engine)
     yield engine
     engine.dispose()

@@ -16,14 +16,16 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from kopplingar.database import upgrade_all
 from kopplingar.settings import load_settings
 from registry import (
     DatabaseNotReady,
     current_revision,
     head_revision,
     make_engine,
-    upgrade_database,
 )
+from review.db import MIGRATIONS_DIR as QUEUE_MIGRATIONS
+from review.db import VERSION_TABLE as QUEUE_VERSION_TABLE
 
 app = typer.Typer(help="Migrate the database and show its schema revision.", no_args_is_help=True)
 
@@ -48,22 +50,30 @@ def open_database() -> Iterator[Engine]:
 def upgrade() -> None:
     """Migrate the database to the newest schema revision (safe to run again)."""
     with open_database() as engine:
-        before, after = upgrade_database(engine)
-    if before == after:
-        print(f"database already at revision {after} (head)")
-    else:
-        print(f"database upgraded from {before or 'empty'} to revision {after} (head)")
+        results = upgrade_all(engine)
+    for name, before, after in results:
+        if before == after:
+            print(f"{name}: database already at revision {after} (head)")
+        else:
+            print(f"{name}: database upgraded from {before or 'empty'} to revision {after} (head)")
 
 
 @app.command("current")
 def current() -> None:
-    """Print the database's schema revision and whether it is the newest."""
+    """Print each schema's revision and whether it is the newest."""
     with open_database() as engine:
-        revision = current_revision(engine)
-    head = head_revision()
-    if revision is None:
-        print(f"not migrated (head is {head}): run kopplingar db upgrade")
-    elif revision == head:
-        print(f"{revision} (head)")
-    else:
-        print(f"{revision} (head is {head}): run kopplingar db upgrade")
+        revisions = [
+            ("registry", current_revision(engine), head_revision()),
+            (
+                "review",
+                current_revision(engine, version_table=QUEUE_VERSION_TABLE),
+                head_revision(QUEUE_MIGRATIONS),
+            ),
+        ]
+    for name, revision, head in revisions:
+        if revision is None:
+            print(f"{name}: not migrated (head is {head}): run kopplingar db upgrade")
+        elif revision == head:
+            print(f"{name}: {revision} (head)")
+        else:
+            print(f"{name}: {revision} (head is {head}): run kopplingar db upgrade")

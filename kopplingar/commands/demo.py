@@ -15,9 +15,10 @@ from sqlmodel import Session
 
 from kopplingar.app import create_app
 from kopplingar.context import build_context
+from kopplingar.database import upgrade_all
 from kopplingar.errors import ConfigError
 from kopplingar.settings import Mode, load_settings
-from registry import import_registry, upgrade_database
+from registry import import_registry
 from samples import REGISTRY_JSON
 
 
@@ -31,7 +32,7 @@ def demo(
     if settings.mode is not Mode.DEMO:
         raise ConfigError("kopplingar demo loads sample data; it refuses to run in production mode")
     ctx = build_context(settings)
-    upgrade_database(ctx.engine)
+    upgrade_all(ctx.engine)
     with Session(ctx.engine) as session:
         report = import_registry(session, REGISTRY_JSON)
         session.commit()

@@ -17,9 +17,9 @@ from sqlmodel import Session
 
 from forms import FormKind, FormValuesError, display_form_id
 from kopplingar.context import build_context
+from kopplingar.database import require_all_current
 from kopplingar.errors import EX_NOINPUT, EX_USAGE, KopplingarError
 from kopplingar.settings import load_settings
-from registry import require_current
 from render import blank_form, issue_form
 
 app = typer.Typer(help="Issue pre-filled or blank forms as PDF.", no_args_is_help=True)
@@ -74,7 +74,7 @@ def _write(
             raise UsageError("--blank makes an empty form: give no values with it")
         rendered = blank_form(kind, mailbox=ctx.mailbox_address, fillable=True)
     else:
-        require_current(ctx.engine)
+        require_all_current(ctx.engine)
         with Session(ctx.engine) as session:
             try:
                 rendered = issue_form(

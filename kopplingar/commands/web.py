@@ -7,8 +7,8 @@ import uvicorn
 
 from kopplingar.app import create_app
 from kopplingar.context import build_context
+from kopplingar.database import require_all_current
 from kopplingar.settings import load_settings
-from registry import require_current
 
 app = typer.Typer(help="Serve the web pages.", no_args_is_help=True)
 
@@ -20,5 +20,5 @@ def serve(
 ) -> None:
     """Serve the web app until interrupted."""
     ctx = build_context(load_settings())
-    require_current(ctx.engine)
+    require_all_current(ctx.engine)
     uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")

@@ -42,12 +42,15 @@ def exit_code(result: Result) -> int:
 
 def test_db_upgrade_and_current(configured: str) -> None:
     head = head_revision()
-    assert invoke(db.app, "current").stdout.startswith("not migrated")
+    assert invoke(db.app, "current").stdout.startswith("registry: not migrated")
     first = invoke(db.app, "upgrade")
     assert exit_code(first) == 0
-    assert first.stdout.strip() == f"database upgraded from empty to revision {head} (head)"
-    assert invoke(db.app, "upgrade").stdout.strip() == f"database already at revision {head} (head)"
-    assert invoke(db.app, "current").stdout.strip() == f"{head} (head)"
+    lines = first.stdout.strip().splitlines()
+    assert lines[0] == f"registry: database upgraded from empty to revision {head} (head)"
+    assert lines[1].startswith("review: database upgraded from empty to revision")
+    again = invoke(db.app, "upgrade").stdout.strip().splitlines()
+    assert again[0] == f"registry: database already at revision {head} (head)"
+    assert invoke(db.app, "current").stdout.strip().splitlines()[0] == f"registry: {head} (head)"
 
 
 def test_registry_commands_need_a_migrated_database(configured: str) -> None:
