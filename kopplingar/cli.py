@@ -12,7 +12,7 @@ import sys
 import typer
 
 from forms import FormsError
-from kopplingar.commands import bench, db, demo, form, registry, web
+from kopplingar.commands import bench, db, demo, form, registry, samples, web
 from kopplingar.errors import KopplingarError
 from registry import RegistryError
 from render import RenderError
@@ -29,6 +29,7 @@ app.add_typer(registry.app, name="registry")
 app.add_typer(form.app, name="form")
 app.add_typer(web.app, name="web")
 app.add_typer(bench.app, name="bench")
+app.add_typer(samples.app, name="samples")
 app.command("demo")(demo.demo)
 
 _HANDLED = (FormsError, RegistryError, RenderError, KopplingarError)

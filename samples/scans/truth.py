@@ -1,0 +1,170 @@
+"""The ground truth of a corpus: its schema, loading it, and loading issued.json into a database.
+
+truth.json::
+
+    {"seed": int, "count": int, "reference_date": "YYYY-MM-DD",
+     "files": [{
+        "file": name beside truth.json, "format": "pdf|jpeg|png|tiff", "profile": str,
+        "page_count": int, "dpi": int | null (null: a phone photo),
+        "blank_pages": [page index, ...],
+        "degradations": ["dpi=200", "rotate=-3.10", "rotate180", "skew=+0.010", "photo",
+                         "perspective=0.05", "background", "lighting=0.20", "shadow",
+                         "blur=1.1", "noise=6.0", "threshold", "speckle", "jpeg=35",
+                         "multi_form", "blank_page", "multi_page_tiff", "qr_stain"],
+        "documents": [{
+           "kind": "dual|disconnect", "version": str, "form_id": str | null (hand-filled blank),
+           "issued": bool (false: valid QR mac, but the id is not in issued.json),
+           "pages": [page index], "prefilled": bool,
+           "fields": {name: canonical value the form says (printed, or by hand)},
+           "hand_written": [names of fields whose value is in handwriting],
+           "hand_changed": [{"field", "printed", "hand_value"}],
+           "signatures": {party: "signed|empty"},
+           "dates": {party: "YYYY-MM-DD" | null},
+           "qr_stained": bool, "qr_survived": bool (zxing-cpp reads it from the file)}]}]}
+
+Page indices are 0-based within the file. Date fields are not in "fields";
+their values are under "dates". issued.json is {"forms": [{"form_id", "kind",
+"version", "values", "signatories"}]}.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypedDict
+
+from sqlmodel import Session
+
+from forms import FormKind, clean_values, form_spec, parse_date
+from registry import record_issued_form
+
+SIGNATURE_STATES = ("signed", "empty")
+FORMATS = ("pdf", "jpeg", "png", "tiff")
+
+
+class HandChange(TypedDict):
+    field: str
+    printed: str
+    hand_value: str
+
+
+class DocumentTruth(TypedDict):
+    kind: str
+    version: str
+    form_id: str | None
+    issued: bool
+    pages: list[int]
+    prefilled: bool
+    fields: dict[str, str]
+    hand_written: list[str]
+    hand_changed: list[HandChange]
+    signatures: dict[str, str]
+    dates: dict[str, str | None]
+    qr_stained: bool
+    qr_survived: bool
+
+
+class FileTruth(TypedDict):
+    file: str
+    format: str
+    profile: str
+    page_count: int
+    documents: list[DocumentTruth]
+    blank_pages: list[int]
+    degradations: list[str]
+    dpi: int | None
+
+
+class Truth(TypedDict):
+    seed: int
+    count: int
+    reference_date: str
+    files: list[FileTruth]
+
+
+class IssuedRecord(TypedDict):
+    form_id: str
+    kind: str
+    version: str
+    values: dict[str, str]
+    signatories: dict[str, str]
+
+
+def _document_problems(where: str, doc: DocumentTruth, pages: int) -> list[str]:
+    problems = []
+    kind = FormKind(doc["kind"])
+    spec = form_spec(kind)
+    parties = {s.party for s in spec.signatures}
+    dates = {s.date_field for s in spec.signatures}
+    fields = {k: v for k, v in doc["fields"].items() if k not in dates}
+    if fields != doc["fields"]:
+        problems.append(f"{where}: date fields belong under 'dates'")
+    try:
+        canonical = clean_values(kind, fields)
+    except Exception as exc:  # FormValuesError, or anything a broken file causes
+        problems.append(f"{where}: fields are not valid form values: {exc}")
+    else:
+        if canonical != fields:
+            problems.append(f"{where}: fields are not canonical")
+    if doc["prefilled"] != (doc["form_id"] is not None):
+        problems.append(f"{where}: prefilled and form_id disagree")
+    if any(not 0 <= p < pages for p in doc["pages"]) or not doc["pages"]:
+        problems.append(f"{where}: page indices {doc['pages']} outside 0..{pages - 1}")
+    if set(doc["signatures"]) != parties or not set(doc["signatures"].values()) <= set(
+            SIGNATURE_STATES):
+        problems.append(f"{where}: signatures must be {sorted(parties)} -> signed|empty")
+    if set(doc["dates"]) != parties:
+        problems.append(f"{where}: dates must name {sorted(parties)}")
+    for date in doc["dates"].values():
+        if date is not None and parse_date(date).isoformat() != date:
+            problems.append(f"{where}: date {date} is not YYYY-MM-DD")
+    for change in doc["hand_changed"]:
+        if doc["fields"].get(change["field"]) != change["hand_value"]:
+            problems.append(f"{where}: {change['field']} changed by hand but fields disagree")
+    if not set(doc["hand_written"]) <= set(doc["fields"]):
+        problems.append(f"{where}: hand_written names a field with no value")
+    if doc["qr_stained"] and doc["qr_survived"]:
+        problems.append(f"{where}: a stained QR code cannot have survived")
+    return problems
+
+
+def truth_problems(truth: Truth, issued: list[IssuedRecord]) -> list[str]:
+    """Everything inconsistent in a truth file and its issued records; empty when sound."""
+    problems: list[str] = []
+    issued_ids = {r["form_id"] for r in issued}
+    for f in truth["files"]:
+        name = f["file"]
+        if f["format"] not in FORMATS:
+            problems.append(f"{name}: unknown format {f['format']!r}")
+        used = set(f["blank_pages"])
+        for i, doc in enumerate(f["documents"]):
+            where = f"{name} document {i}"
+            problems += _document_problems(where, doc, f["page_count"])
+            if used & set(doc["pages"]):
+                problems.append(f"{where}: a page belongs to two documents")
+            used |= set(doc["pages"])
+            if doc["form_id"] is not None and doc["issued"] != (doc["form_id"] in issued_ids):
+                problems.append(f"{where}: issued={doc['issued']} but issued.json disagrees")
+        if used != set(range(f["page_count"])):
+            problems.append(f"{name}: pages {sorted(used)} do not cover 0..{f['page_count'] - 1}")
+    return problems
+
+
+def load_truth(directory: Path) -> Truth:
+    data: Truth = json.loads((directory / "truth.json").read_text(encoding="utf-8"))
+    return data
+
+
+def load_issued(directory: Path) -> list[IssuedRecord]:
+    data: dict[str, Any] = json.loads((directory / "issued.json").read_text(encoding="utf-8"))
+    forms: list[IssuedRecord] = data["forms"]
+    return forms
+
+
+def record_issued(session: Session, directory: Path, *, source: str = "samples") -> int:
+    """Record every form of the corpus's issued.json; the caller commits. Returns the count."""
+    forms = load_issued(directory)
+    for r in forms:
+        record_issued_form(session, form_id=r["form_id"], kind=r["kind"], version=r["version"],
+                           values=r["values"], signatories=r["signatories"], source=source)
+    return len(forms)
