@@ -58,6 +58,7 @@ class AlignedPage:
     markers_found: tuple[int, ...]  # ArUco ids used for the homography
     reprojection_mm: float  # RMS reprojection error of the markers, the page's quality figure
     rotation_deg: float  # how the page was turned (0, 90, 180, 270 plus skew), for the reviewer
+    dpi: int = CANONICAL_DPI  # resolution of `image`; boxes map with Box.to_pixels(dpi)
 
 
 @dataclass(frozen=True)
