@@ -91,6 +91,9 @@ def _finish(img: npt.NDArray[np.float32], plan: ScanPlan, rng: np.random.Generat
     if plan.noise:
         img += rng.normal(0, plan.noise, img.shape).astype(np.float32)
     out = np.clip(img, 0, 255).astype(np.uint8)
+    if plan.grey_levels:
+        step = 256 // plan.grey_levels
+        out = ((out // step) * (255 / (plan.grey_levels - 1))).round().astype(np.uint8)
     if plan.threshold:
         gray = out if out.ndim == 2 else cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
         level = float(rng.uniform(130, 170))
@@ -175,7 +178,7 @@ def blank_sheet(shape: tuple[int, int], previous: Image | None,
     sheet = np.full((*shape, 3), 252, dtype=np.float32)
     if previous is not None and rng.random() < 0.6:
         ghost = cv2.GaussianBlur(cv2.flip(previous, 1).astype(np.float32), (0, 0), 3.0)
-        sheet -= (255 - ghost) * float(rng.uniform(0.03, 0.07))
+        sheet -= (255 - ghost) * float(rng.uniform(0.015, 0.04))
     return np.clip(sheet, 0, 255).astype(np.uint8)
 
 
@@ -199,6 +202,8 @@ def degradations(plan: ScanPlan) -> list[str]:
         out.append(f"noise={plan.noise:.1f}")
     if plan.threshold:
         out += ["threshold", "speckle"]
+    if plan.grey_levels:
+        out.append(f"grey_levels={plan.grey_levels}")
     if plan.jpeg_quality is not None:
         out.append(f"jpeg={plan.jpeg_quality}")
     return out

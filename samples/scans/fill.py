@@ -138,8 +138,8 @@ def correct(layer: InkLayer, field: FieldSpec, c: Correction, page: np.ndarray,
 
 def sign(layer: InkLayer, area: Box, rng: np.random.Generator) -> None:
     """A signature in `area`; about one in three runs over an edge a little."""
-    w = area.w * float(rng.uniform(0.4, 0.8))
-    h = area.h * float(rng.uniform(0.45, 0.75))
+    w = area.w * float(rng.uniform(0.45, 0.8))
+    h = area.h * float(rng.uniform(0.55, 0.85))
     x = area.x + float(rng.uniform(2, max(2.5, area.w - w - 4)))
     base = area.bottom - float(rng.uniform(2.5, area.h * 0.3))
     spill = rng.random()
@@ -147,7 +147,7 @@ def sign(layer: InkLayer, area: Box, rng: np.random.Generator) -> None:
         h = area.h * float(rng.uniform(0.9, 1.1))  # the capital rises over the top edge
         base = area.bottom - float(rng.uniform(1.5, 3.0))
     elif spill < 0.24:
-        x = area.right - w * float(rng.uniform(0.85, 0.95))  # the tail runs past the right
+        x = area.right - w + float(rng.uniform(2.0, 5.0))  # the tail runs past the right
     elif spill < 0.36:
         base = area.bottom - float(rng.uniform(0.0, 1.0))  # written on the line
     signature(layer, (x, base), w, h, rng)

@@ -248,7 +248,7 @@ def _spline(points: Points, per_segment: int) -> Points:
 
 def signature(layer: InkLayer, origin: tuple[float, float], width_mm: float, height_mm: float,
               rng: np.random.Generator) -> None:
-    """A signature of about `width_mm` × `height_mm` whose baseline starts at `origin`.
+    """A signature at most `width_mm` × `height_mm` whose baseline starts at `origin`.
 
     A tall opening capital, then a cursive garland: a trochoid whose every
     cycle is one "letter" with its own height (now and then an ascender or a
@@ -290,15 +290,22 @@ def signature(layer: InkLayer, origin: tuple[float, float], width_mm: float, hei
         y_f = float(rng.uniform(0.1, 0.3)) * height_mm
         strokes.append(_spline(np.array([(x0, -xh * 0.4), (x0 * 0.7, y_f),
                                          (x0 * 0.05, y_f * 1.3 + 0.5)]), 18))
-    ox, oy = origin
     tilt = float(rng.normal(0, 0.05))
+    shaped = []
     for k, s in enumerate(strokes):
         s = s + np.array([k * pitch * 0.1, 0.0])
         s[:, 0] -= layer.pen.slant * s[:, 1]
         s[:, 1] -= tilt * s[:, 0]
-        s = s + rng.normal(0, 0.04, s.shape)
+        shaped.append(s)
+    # Letters came out wider or narrower than planned: fit the whole into the size asked for.
+    every = np.vstack(shaped)
+    span = every.max(axis=0) - every.min(axis=0)
+    fit = min(width_mm / max(float(span[0]), 1e-6), height_mm / max(float(span[1]), 1e-6))
+    start = np.array([every[:, 0].min(), 0.0])
+    for s in shaped:
+        s = (s - start) * fit + np.array(origin) + rng.normal(0, 0.04, s.shape)
         n = len(s)
         phase = float(rng.uniform(0, 6.28))
         pressure = 0.75 + 0.35 * np.sin(np.linspace(0, float(rng.uniform(3, 9)), n) + phase)
         taper = np.minimum(1.0, np.minimum(np.arange(n) + 1, n - np.arange(n)) / 6.0)
-        layer.stroke(s + np.array([ox, oy]), layer.pen.width_mm * pressure * (0.45 + 0.55 * taper))
+        layer.stroke(s, layer.pen.width_mm * pressure * (0.45 + 0.55 * taper))

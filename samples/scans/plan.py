@@ -101,6 +101,7 @@ class ScanPlan:
     threshold: bool = False  # black and white, like a fax
     colour: bool = False
     jpeg_quality: int | None = None  # JPEG (or JPEG inside PDF/TIFF) quality
+    grey_levels: int | None = None  # a 4-bit grey scan has 16
 
 
 @dataclass(frozen=True)
@@ -127,29 +128,33 @@ def _profile(name: str, rng: np.random.Generator) -> tuple[Format, int, bool, Sc
     """(format, number of forms, blank page between, scan) for one profile."""
     r = rng
     if name == "office-pdf":
-        return "pdf", 1, False, ScanPlan(dpi=300, rotation=_u(r, -1.5, 1.5), noise=_u(r, 1, 3),
-                                         jpeg_quality=int(r.integers(75, 90)), lighting=0.05)
+        # Office copiers scan to PDF in grey or, as often, in black and white.
+        bw = bool(r.random() < 0.5)
+        return "pdf", 1, False, ScanPlan(dpi=300, rotation=_u(r, -1.5, 1.5), noise=_u(r, 0.5, 1.5),
+                                         jpeg_quality=None if bw else int(r.integers(45, 70)),
+                                         lighting=0.05, threshold=bw)
     if name == "office-jpeg":
-        return "jpeg", 1, False, ScanPlan(dpi=200, rotation=_u(r, -3, 3), noise=_u(r, 2, 4),
-                                          jpeg_quality=int(r.integers(60, 85)), colour=True)
+        return "jpeg", 1, False, ScanPlan(dpi=int(r.choice([150, 200])), rotation=_u(r, -3, 3),
+                                          noise=_u(r, 1, 2), jpeg_quality=int(r.integers(50, 75)),
+                                          colour=True)
     if name == "fax-tiff":
         return "tiff", int(r.integers(2, 4)), r.random() < 0.5, ScanPlan(
             dpi=200, rotation=_u(r, -2, 2), threshold=True, noise=_u(r, 4, 8), blur=0.6)
     if name == "phone-photo":
         return "jpeg", 1, False, ScanPlan(
-            photo=True, photo_long_side=int(r.integers(2000, 2600)), rotation=_u(r, -8, 8),
+            photo=True, photo_long_side=int(r.integers(1800, 2400)), rotation=_u(r, -8, 8),
             perspective=_u(r, 0.03, 0.08), lighting=_u(r, 0.15, 0.3), blur=_u(r, 0.5, 1.2),
             noise=_u(r, 2, 5), colour=True, jpeg_quality=int(r.integers(70, 88)))
     if name == "crooked-png":
         return "png", 1, False, ScanPlan(dpi=150, rotation=_u(r, -8, 8), shear=_u(r, -0.02, 0.02),
-                                         lighting=0.1)
+                                         grey_levels=16)
     if name == "upside-down-pdf":
         return "pdf", 1, False, ScanPlan(dpi=200, rotation=_u(r, -2, 2), upside_down=True,
-                                         noise=_u(r, 2, 4), jpeg_quality=int(r.integers(60, 80)))
+                                         noise=_u(r, 1, 3), jpeg_quality=int(r.integers(40, 60)))
     if name == "multi-pdf":
         return "pdf", int(r.integers(2, 4)), True, ScanPlan(
-            dpi=200, rotation=_u(r, -2.5, 2.5), noise=_u(r, 2, 4),
-            jpeg_quality=int(r.integers(50, 75)))
+            dpi=150, rotation=_u(r, -2.5, 2.5), noise=_u(r, 1, 2.5),
+            jpeg_quality=int(r.integers(35, 55)))
     if name == "low-quality-jpeg":
         return "jpeg", 1, False, ScanPlan(dpi=150, rotation=_u(r, -4, 4), blur=_u(r, 0.8, 1.4),
                                           noise=_u(r, 5, 9), jpeg_quality=int(r.integers(30, 40)),
@@ -159,14 +164,14 @@ def _profile(name: str, rng: np.random.Generator) -> tuple[Format, int, bool, Sc
                                          threshold=True, noise=_u(r, 4, 8), blur=0.5)
     if name == "photo-shadow":
         return "jpeg", 1, False, ScanPlan(
-            photo=True, photo_long_side=int(r.integers(1800, 2400)), rotation=_u(r, -6, 6),
+            photo=True, photo_long_side=int(r.integers(1600, 2200)), rotation=_u(r, -6, 6),
             upside_down=r.random() < 0.5, perspective=_u(r, 0.05, 0.1),
             lighting=_u(r, 0.25, 0.4), shadow=True, blur=_u(r, 0.6, 1.5), noise=_u(r, 3, 6),
             colour=True, jpeg_quality=int(r.integers(55, 80)))
     if name == "gray-tiff":
         return "tiff", int(r.integers(2, 4)), False, ScanPlan(
-            dpi=200, rotation=_u(r, -2, 2), upside_down=r.random() < 0.3, noise=_u(r, 2, 4),
-            jpeg_quality=int(r.integers(50, 70)))
+            dpi=150, rotation=_u(r, -2, 2), upside_down=r.random() < 0.3, noise=_u(r, 1, 2.5),
+            jpeg_quality=int(r.integers(40, 60)))
     raise ValueError(f"unknown profile {name!r}")
 
 

@@ -9,7 +9,8 @@ truth.json::
         "blank_pages": [page index, ...],
         "degradations": ["dpi=200", "rotate=-3.10", "rotate180", "skew=+0.010", "photo",
                          "perspective=0.05", "background", "lighting=0.20", "shadow",
-                         "blur=1.1", "noise=6.0", "threshold", "speckle", "jpeg=35",
+                         "blur=1.1", "noise=6.0", "threshold", "speckle", "grey_levels=16",
+                         "jpeg=35",
                          "multi_form", "blank_page", "multi_page_tiff", "qr_stain"],
         "documents": [{
            "kind": "dual|disconnect", "version": str, "form_id": str | null (hand-filled blank),

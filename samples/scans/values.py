@@ -103,7 +103,8 @@ def value_set(reg: SampleRegistry, kind: FormKind, rng: np.random.Generator) -> 
         "client_signatory_role": signer.role,
     }
     if kind is FormKind.DUAL:
-        candidates = [f for f in reg.firms if f not in reg.connected.get(client, set())
+        candidates = [f for f in reg.firms
+                      if f != client and f not in reg.connected.get(client, set())
                       and any(p.role == "sysadmin" for p in reg.signers.get(f, []))]
         new = candidates[int(rng.integers(len(candidates)))]
         admin = reg.sysadmin(new, rng)
