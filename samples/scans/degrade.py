@@ -62,7 +62,7 @@ def _shadow(shape: tuple[int, int], rng: np.random.Generator) -> npt.NDArray[np.
     """The shadow of a hand or a phone: a dark soft-edged polygon from one edge."""
     h, w = shape
     edge = int(rng.integers(4))
-    depth = float(rng.uniform(0.15, 0.4))
+    depth = float(rng.uniform(0.3, 0.55))  # far enough in to fall on the page
     a, b = sorted(rng.uniform(0.1, 0.9, 2).tolist())
     if edge == 0:
         pts = [(a * w, 0), (b * w, 0), (b * w * 1.1, depth * h), (a * w * 0.9, depth * h * 0.8)]
@@ -75,7 +75,7 @@ def _shadow(shape: tuple[int, int], rng: np.random.Generator) -> npt.NDArray[np.
     mask = np.zeros((h, w), dtype=np.float32)
     cv2.fillPoly(mask, [np.array(pts, dtype=np.int32)], 1.0)
     soft = np.asarray(cv2.GaussianBlur(mask, (0, 0), max(h, w) * 0.02), dtype=np.float32)
-    return 1.0 - soft * np.float32(rng.uniform(0.3, 0.5))
+    return 1.0 - soft * np.float32(rng.uniform(0.35, 0.55))
 
 
 def _finish(img: npt.NDArray[np.float32], plan: ScanPlan, rng: np.random.Generator) -> Image:
