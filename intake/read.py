@@ -25,6 +25,7 @@ Images are grayscale uint8, 0 = black, as everywhere in intake.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -46,7 +47,7 @@ from forms import (
     parse_email,
 )
 from intake.model import AlignedPage, FieldReading, Gray
-from intake.tesseract import OcrWord, recognise_words
+from intake.tesseract import OcrChar, OcrWord, recognise_words
 
 # -- geometry of the crops, in millimetres --------------------------------------------------
 # A comb cell's printed border is 0.2 mm wide; 0.8 mm keeps it out of the crop even
@@ -63,9 +64,12 @@ DATE_INSET_X = 0.6  # date cells are only 4.6 mm wide and the digits are handwri
 STRIP_GAP = 40  # between strips: far more than a line gap, so no two strips become one line
 CANVAS_MARGIN = 24
 GLYPH_PAD = 3  # white either side of a comb glyph: the spacing of ordinary monospaced text
+CANVAS_SCALE = 0.5
 TESSERACT_PSM = 6  # one uniform block; measured as accurate as 4 or 11 here, and no slower
 
 # -- ink ------------------------------------------------------------------------------------
+PAPER_WINDOW = 15  # px: wider than any stroke, so the brightest pixel in it is paper
+INK_LEVEL = 150  # on a flattened crop (paper = 255): darker than this is ink
 MIN_INK_PIXELS = 6  # fewer dark pixels than this in a strip is specks, not writing
 EDGE_LINE_SHARE = 0.6  # a column (row) this dark near a crop's edge is a printed border
 EDGE_BAND = 0.25  # how far in from a crop's edge a border may sit, as a share of the crop
@@ -89,6 +93,7 @@ AT_FALLBACKS = "geaGO0"
 LOOKALIKE_PENALTY = 0.9  # per character the clean-up had to change
 INVALID_PENALTY = 0.3  # a value that fails its validator is not one to trust
 COUNT_PENALTY = 0.5  # the number of characters read differs from the cells with ink
+MAX_AMBIGUOUS_CELLS = 4  # cells with two candidates tried against the check digit (2^4 tries)
 AMBIGUOUS_PENALTY = 0.5  # an "@" put back where another place was as plausible
 AT_TALLER = 1.15  # an "@" glyph is clearly taller than the letters it is mistaken for
 UNREADABLE_CONFIDENCE = 0.2  # ink in a date's cells that did not read as a date
@@ -100,20 +105,29 @@ TITLE_MATCH = 0.8
 TITLE_PSM = 11  # sparse text: the band holds a title, a subtitle and stray marks
 
 
+NUMERIC_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION, FieldType.DATE)
+_EMPTY: Gray = np.full((1, 1), 255, np.uint8)
+
+
 @dataclass(frozen=True, slots=True)
 class _Strip:
     """One field's pixels as they go onto the canvas."""
 
     name: str
     image: Gray
-    ink_cells: int  # comb fields: cells holding ink; otherwise 1 when there is any ink
+    # Where each inked comb cell's glyph lies across the strip (x from, x to); a text
+    # field has one slot for the whole strip; no slots: nothing written.
+    slots: tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class _Placed:
+    """A strip on the canvas: its rows, and its slots in canvas columns."""
+
     name: str
     top: int
     bottom: int
+    slots: tuple[tuple[float, float], ...]
 
 
 def page_dpi(image: Gray) -> int:
@@ -122,17 +136,6 @@ def page_dpi(image: Gray) -> int:
     Pages are made at whole dpi; the width is rounded to whole pixels, hence the rounding.
     """
     return round(float(image.shape[1]) * MM_PER_INCH / PAGE_WIDTH_MM)
-
-
-def ink_threshold(image: Gray) -> int:
-    """The gray level below which a pixel is ink, by Otsu over the whole page.
-
-    A subsample is plenty for a histogram; +1 so that a black-and-white page
-    (Otsu answers 0) still counts its black pixels.
-    """
-    sample = np.ascontiguousarray(image[::4, ::4])
-    level, _ = cv2.threshold(sample, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return round(float(level)) + 1
 
 
 def _pixels(box: Box, dpi: float, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -154,22 +157,38 @@ def _inset_xy(box: Box, dx: float, dy: float) -> Box:
     return Box(box.x + dx, box.y + dy, box.w - 2 * dx, box.h - 2 * dy)
 
 
-def _ink_mask(crop: Gray, level: int) -> np.ndarray:
-    """Dark pixels without isolated specks (scanner dust, salt noise)."""
-    dark = (crop < level).astype(np.uint8)
+def _flatten(crop: Gray) -> Gray:
+    """The crop divided by its local paper brightness, so paper is white everywhere.
+
+    The paper's level is the brightest pixel nearby (a pen or type stroke is
+    far thinner than the window), so grey paper, a scanner's uneven lamp or a
+    photo's shadow do not look like ink, and one fixed level then tells ink
+    from paper on every strip of the canvas.
+    """
+    if crop.size == 0:
+        return crop.copy()
+    kernel = np.ones((PAPER_WINDOW, PAPER_WINDOW), np.uint8)
+    paper = np.maximum(cv2.dilate(crop, kernel), 1).astype(np.float32)
+    flat = np.minimum(crop.astype(np.float32) * (255.0 / paper), 255.0)
+    return flat.astype(np.uint8)
+
+
+def _ink_mask(flat: Gray) -> np.ndarray:
+    """Dark pixels of a flattened crop, without isolated specks (dust, salt noise)."""
+    dark = (flat < INK_LEVEL).astype(np.uint8)
     return cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
 
 
-def _clean_crop(crop: Gray, level: int) -> tuple[Gray, np.ndarray]:
-    """A crop with specks smoothed away and printed border lines near its edges erased.
+def _clean_crop(crop: Gray) -> tuple[Gray, np.ndarray]:
+    """A crop flattened, smoothed of specks, with printed border lines near its edges erased.
 
     Returns the cleaned image and its ink mask. A border that a misaligned
     page pushed into the crop would otherwise read as "|" or "1".
     """
     if crop.size == 0:
         return crop.copy(), np.zeros(crop.shape, bool)
-    smooth = np.asarray(cv2.medianBlur(np.ascontiguousarray(crop), 3), np.uint8)
-    mask = _ink_mask(smooth, level)
+    smooth = np.asarray(cv2.medianBlur(_flatten(np.ascontiguousarray(crop)), 3), np.uint8)
+    mask = _ink_mask(smooth)
     h, w = mask.shape
     band_x, band_y = max(1, int(w * EDGE_BAND)), max(1, int(h * EDGE_BAND))
     cols = mask.mean(axis=0) >= EDGE_LINE_SHARE
@@ -187,35 +206,64 @@ def _clean_crop(crop: Gray, level: int) -> tuple[Gray, np.ndarray]:
     return smooth, mask
 
 
-def _comb_strip(image: Gray, field: FieldSpec, dpi: float, level: int) -> _Strip:
+def _without_inner_dots(glyph: Gray) -> Gray:
+    """The glyph with any ink blob that sits inside a hole of another erased.
+
+    The printed zero is DejaVu's dotted zero; at 150 dpi or after a fax-like
+    threshold Tesseract reads it as "09", "8" or "6". Without its dot it is
+    an ordinary zero. No digit has another nested blob, so no digit loses ink.
+    """
+    mask = _ink_mask(glyph).astype(np.uint8)
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
+    if len(contours) == 0:
+        return glyph
+    parents = hierarchy[0][:, 3]
+    # Depth 2: an outline whose parent is a hole, whose parent is an outer outline.
+    nested = [c for c, p in zip(contours, parents, strict=True) if p >= 0 and parents[p] >= 0]
+    if not nested:
+        return glyph
+    out = glyph.copy()
+    cv2.drawContours(out, nested, -1, 255, thickness=-1)
+    cv2.drawContours(out, nested, -1, 255, thickness=2)  # and its anti-aliased fringe
+    return out
+
+
+def _comb_strip(image: Gray, field: FieldSpec, dpi: float) -> _Strip:
     inset_x = DATE_INSET_X if field.type is FieldType.DATE else COMB_INSET_X
     glyphs: list[Gray] = []
+    slots: list[tuple[int, int]] = []
+    x = 0
     for cell in field.cells:
-        crop, mask = _clean_crop(_crop(image, _inset_xy(cell, inset_x, COMB_INSET_Y), dpi), level)
+        crop, mask = _clean_crop(_crop(image, _inset_xy(cell, inset_x, COMB_INSET_Y), dpi))
         if mask.sum() < MIN_INK_PIXELS:
             continue
         cols = np.flatnonzero(mask.any(axis=0))
         x0 = max(int(cols[0]) - GLYPH_PAD, 0)
         x1 = min(int(cols[-1]) + 1 + GLYPH_PAD, crop.shape[1])
-        glyphs.append(crop[:, x0:x1])
+        glyph = crop[:, x0:x1]
+        if field.type in NUMERIC_TYPES:
+            glyph = _without_inner_dots(glyph)
+        glyphs.append(glyph)
+        slots.append((x, x + x1 - x0))
+        x += x1 - x0
     if not glyphs:
-        return _Strip(field.name, np.full((1, 1), 255, np.uint8), 0)
+        return _Strip(field.name, _EMPTY, ())
     height = min(g.shape[0] for g in glyphs)  # cells differ by a pixel from rounding
-    return _Strip(field.name, np.hstack([g[:height] for g in glyphs]), len(glyphs))
+    return _Strip(field.name, np.hstack([g[:height] for g in glyphs]), tuple(slots))
 
 
-def _text_strip(image: Gray, field: FieldSpec, dpi: float, level: int) -> _Strip:
-    crop, mask = _clean_crop(_crop(image, field.box.inset(TEXT_INSET), dpi), level)
+def _text_strip(image: Gray, field: FieldSpec, dpi: float) -> _Strip:
+    crop, mask = _clean_crop(_crop(image, field.box.inset(TEXT_INSET), dpi))
     if mask.sum() < MIN_INK_PIXELS:
-        return _Strip(field.name, np.full((1, 1), 255, np.uint8), 0)
+        return _Strip(field.name, _EMPTY, ())
     cols = np.flatnonzero(mask.any(axis=0))
     x0 = max(int(cols[0]) - GLYPH_PAD, 0)
     x1 = min(int(cols[-1]) + 1 + GLYPH_PAD, crop.shape[1])
-    return _Strip(field.name, crop[:, x0:x1], 1)
+    return _Strip(field.name, crop[:, x0:x1], ((0, x1 - x0),))
 
 
-def _canvas(strips: list[_Strip]) -> tuple[Gray, list[_Placed]]:
-    """The strips one under the other on white, and where each one went."""
+def _canvas(strips: list[_Strip], scale: float = 1.0) -> tuple[Gray, list[_Placed]]:
+    """The strips one under the other on white, scaled by `scale`, and where each one went."""
     width = max(s.image.shape[1] for s in strips) + 2 * CANVAS_MARGIN
     height = sum(s.image.shape[0] for s in strips) + STRIP_GAP * (len(strips) - 1)
     canvas = np.full((height + 2 * CANVAS_MARGIN, width), 255, np.uint8)
@@ -224,8 +272,13 @@ def _canvas(strips: list[_Strip]) -> tuple[Gray, list[_Placed]]:
     for s in strips:
         h, w = s.image.shape
         canvas[y:y + h, CANVAS_MARGIN:CANVAS_MARGIN + w] = s.image
-        placed.append(_Placed(s.name, y, y + h))
+        slots = tuple(((CANVAS_MARGIN + a) * scale, (CANVAS_MARGIN + b) * scale)
+                      for a, b in s.slots)
+        placed.append(_Placed(s.name, round(y * scale), round((y + h) * scale), slots))
         y += h + STRIP_GAP
+    if scale != 1.0:
+        canvas = np.asarray(cv2.resize(canvas, None, fx=scale, fy=scale,
+                                       interpolation=cv2.INTER_AREA), np.uint8)
     return canvas, placed
 
 
@@ -269,71 +322,137 @@ def _plausible_email(text: str) -> bool:
     return True
 
 
-def _glyph_heights(canvas: Gray, words: list[OcrWord], level: int) -> list[int]:
-    """The ink height of every character of `words`, in order.
+def _glyph_units(chars: list[OcrChar]) -> list[tuple[str, int]]:
+    """Characters grouped into glyphs: (text, ink height) per glyph, left to right.
 
-    Printed values are monospaced, so a word's box splits evenly into its
-    characters; the middle of each slot is measured.
+    Tesseract sometimes reads one glyph as two overlapping characters (an
+    "@" as "ge"); those become one unit.
     """
-    heights = []
-    for word in words:
-        pitch = word.width / max(len(word.text), 1)
-        box = canvas[word.top:word.bottom]
-        for i in range(len(word.text)):
-            x0 = word.left + int((i + 0.25) * pitch)
-            x1 = max(word.left + int((i + 0.75) * pitch), x0 + 1)
-            rows = np.flatnonzero((box[:, x0:x1] < level).any(axis=1))
-            heights.append(int(rows[-1] - rows[0] + 1) if rows.size else 0)
-    return heights
+    units: list[tuple[str, int, int, int]] = []  # text, height, left, right
+    for c in chars:
+        if units:
+            text, height, left, right = units[-1]
+            overlap = min(right, c.right) - max(left, c.left)
+            narrower = min(right - left, c.right - c.left)
+            if narrower > 0 and overlap > narrower / 2:
+                units[-1] = (text + c.text, max(height, c.bottom - c.top),
+                             min(left, c.left), max(right, c.right))
+                continue
+        units.append((c.text, c.bottom - c.top, c.left, c.right))
+    return [(text, height) for text, height, _l, _r in units]
 
 
-def _email(raw: str, heights: list[int]) -> tuple[str, int, bool]:
+def _email(text: str, chars: list[OcrChar]) -> tuple[str, int, bool]:
     """An e-mail address without spaces, with its "@" put back when OCR lost it.
 
-    Returns (text, characters changed, whether the choice was a guess). Of the
-    places where an "@" makes a plausible address, the tallest glyph wins: an
-    "@" reaches from the capitals' height to below the line, an "e" or "a"
-    does neither. `heights` has one entry per character of the compacted text.
+    Returns (text, characters changed, whether the choice was a guess). The
+    Swedish model has no "@"; it reads one as a look-alike letter or as two
+    overlapping letters. Of the glyphs where an "@" makes a plausible
+    address, the tallest wins: an "@" reaches from the capitals' height to
+    below the line, an "e" or an "a" does neither.
     """
-    text = "".join(raw.split())
+    text = "".join(text.split())
     if "@" in text:
         return text, 0, False
-    if len(heights) != len(text):
-        heights = [0] * len(text)
-    for lookalikes in (AT_LOOKALIKES, AT_FALLBACKS):
+    units = _glyph_units(chars)
+    if "".join(u for u, _h in units) != text:
+        units = [(ch, 0) for ch in text]  # no usable boxes: letters alone decide
+
+    def with_at(i: int) -> str:
+        return "".join(u for u, _h in units[:i]) + "@" + "".join(u for u, _h in units[i + 1:])
+
+    for lookalikes in (AT_LOOKALIKES, AT_LOOKALIKES + AT_FALLBACKS):
         places = [
-            i for i, ch in enumerate(text)
-            if ch in lookalikes and _plausible_email(text[:i] + "@" + text[i + 1:])
+            i for i, (unit, _h) in enumerate(units)
+            if unit and all(ch in lookalikes for ch in unit) and _plausible_email(with_at(i))
         ]
         if places:
-            ranked = sorted(places, key=lambda i: (heights[i], i), reverse=True)
+            ranked = sorted(places, key=lambda i: (units[i][1], i), reverse=True)
             best = ranked[0]
-            guess = len(ranked) > 1 and heights[best] < AT_TALLER * heights[ranked[1]]
-            return text[:best] + "@" + text[best + 1:], 1, guess
+            guess = len(ranked) > 1 and units[best][1] < AT_TALLER * units[ranked[1]][1]
+            return with_at(best), len(units[best][0]), guess
     return text, 0, False
 
 
-def _typed_reading(field: FieldSpec, words: list[OcrWord], ink_cells: int,
-                   heights: list[int]) -> tuple[str, str, float]:
-    """(value, raw, confidence) of an OCR'd field; `heights` as for `_email`."""
+def _covered(char: OcrChar, x0: float, x1: float) -> float:
+    """How much of a cell's glyph (x0..x1) the character's box covers, 0..1."""
+    return max(0.0, min(char.right, x1) - max(char.left, x0)) / max(x1 - x0, 1.0)
+
+
+def _comb_cells(field: FieldSpec, words: list[OcrWord], slots: tuple[tuple[float, float], ...]
+                ) -> tuple[list[list[OcrChar]], bool]:
+    """The characters read on each inked cell, likeliest first, and whether the count was off.
+
+    Each recognised character goes to the cell whose glyph its centre lies
+    on. A cell given two (Tesseract reads a blurred dotted zero as "09")
+    ranks a digit first in a numeric field, then the character covering
+    more of the glyph, then the surer. A character on no cell is dropped.
+    """
+    numeric = field.type in NUMERIC_TYPES
+    chars = [c for w in words for c in w.chars]
+    cells: list[list[OcrChar]] = []
+    for x0, x1 in slots:
+        inside = [c for c in chars if x0 <= c.center_x < x1]
+        inside.sort(key=lambda c: (numeric and c.text.translate(DIGIT_LOOKALIKES).isdigit(),
+                                   _covered(c, x0, x1), c.confidence), reverse=True)
+        cells.append(inside)
+    off = any(len(cell) != 1 for cell in cells) or len(chars) != len(slots)
+    return cells, off
+
+
+def _comb_choice(field: FieldSpec, cells: list[list[OcrChar]]) -> tuple[str, float]:
+    """The comb's text from its cells' candidates, and its confidence.
+
+    Where a cell has more than one candidate, the first combination (in rank
+    order) that passes the field's validator wins: the check digit of an
+    organisationsnummer or a subscription number decides between two
+    characters Tesseract itself saw in that cell. Otherwise each cell's first.
+    """
+    filled = [cell for cell in cells if cell]
+    first = "".join(cell[0].text for cell in filled)
+    confidence = sum(cell[0].confidence for cell in filled) / len(filled) if filled else 0.0
+    ambiguous = [i for i, cell in enumerate(filled) if len(cell) > 1][:MAX_AMBIGUOUS_CELLS]
+    if not ambiguous or field.type not in (FieldType.ORGNR, FieldType.SUBSCRIPTION):
+        return first, confidence
+    choices = [range(len(filled[i])) for i in ambiguous]
+    for combo in sorted(itertools.product(*choices), key=sum):
+        picks = [cell[0] for cell in filled]
+        for i, k in zip(ambiguous, combo, strict=True):
+            picks[i] = filled[i][k]
+        text = _numeric("".join(c.text for c in picks))[0]
+        try:
+            clean_field(field, text)
+        except InvalidValue:
+            continue
+        return "".join(c.text for c in picks), confidence
+    return first, confidence
+
+
+def _typed_reading(field: FieldSpec, words: list[OcrWord], placed: _Placed | None
+                   ) -> tuple[str, str, float]:
+    """(value, raw, confidence) of an OCR'd field; `placed` is None when nothing is written."""
     joiner = "" if field.is_comb else " "
     raw = joiner.join(w.text for w in words)
-    if ink_cells == 0:
+    if placed is None:
         return "", raw, 1.0  # nothing written: certainly empty
-    confidence = _word_confidence(words)
     if not raw:
         return "", raw, 0.0
     changed = 0
-    if field.type in (FieldType.ORGNR, FieldType.SUBSCRIPTION, FieldType.DATE):
-        text, changed = _numeric(raw)
-        if field.is_comb and len(text) != ink_cells:
+    if field.is_comb:
+        cells, off = _comb_cells(field, words, placed.slots)
+        text, confidence = _comb_choice(field, cells)
+        if off:
             confidence *= COUNT_PENALTY
+    else:
+        text, confidence = raw, _word_confidence(words)
+    if field.type in NUMERIC_TYPES:
+        text, changed = _numeric(text)
     elif field.type is FieldType.EMAIL:
-        text, changed, ambiguous = _email(raw, heights)
+        text, changed, ambiguous = _email(text, [c for w in words for c in w.chars])
         if ambiguous:
             confidence *= AMBIGUOUS_PENALTY
     else:
-        text = " ".join(raw.split())
+        text = " ".join(text.split())
     confidence *= LOOKALIKE_PENALTY ** changed
     try:
         value = clean_field(field, text) if text else ""
@@ -346,12 +465,11 @@ def _typed_reading(field: FieldSpec, words: list[OcrWord], ink_cells: int,
     return value, raw, confidence
 
 
-def _choice_reading(image: Gray, field: FieldSpec, dpi: float, level: int) -> tuple[str, str,
-                                                                                   float]:
+def _choice_reading(image: Gray, field: FieldSpec, dpi: float) -> tuple[str, str, float]:
     """The ticked option by the ink inside each box (its printed outline erased)."""
     shares = []
     for option in field.options:
-        _crop_img, mask = _clean_crop(_crop(image, option.box.inset(CHECK_INSET), dpi), level)
+        _cleaned, mask = _clean_crop(_crop(image, option.box.inset(CHECK_INSET), dpi))
         shares.append(float(mask.mean()) if mask.size else 0.0)
     raw = " ".join(f"{o.value}:{s:.3f}" for o, s in zip(field.options, shares, strict=True))
     order = sorted(range(len(shares)), key=lambda i: shares[i], reverse=True)
@@ -371,23 +489,19 @@ def _png(image: Gray) -> bytes:
     return bytes(buf)
 
 
-def _outside_print(scan: Gray, expected: Gray, box: Box, dpi: float, levels: tuple[int, int]
-                   ) -> float:
-    """Share of `box` with ink in the scan where the expected page has none nearby.
-
-    `levels` are the ink thresholds of the scan and of the expected page: a
-    black-and-white scan and a gray render do not share one.
-    """
+def _outside_print(scan: Gray, expected: Gray, box: Box, dpi: float) -> float:
+    """Share of `box` with ink in the scan where the expected page has none nearby."""
     radius = max(1, round(OUTSIDE_DILATE_MM * dpi / MM_PER_INCH))
     left, top, right, bottom = _pixels(box, dpi, scan.shape)
     if right <= left or bottom <= top:
         return 0.0
     # Dilate over a margin round the box: print just outside it still covers its fringe inside.
     ol, ot = max(left - radius, 0), max(top - radius, 0)
-    printed = (expected[ot:bottom + radius, ol:right + radius] < levels[1]).astype(np.uint8)
+    around = _flatten(expected[ot:bottom + radius, ol:right + radius])
+    printed = (around < INK_LEVEL).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     near_print = (cv2.dilate(printed, kernel) > 0)[top - ot:bottom - ot, left - ol:right - ol]
-    scan_ink = _ink_mask(scan[top:bottom, left:right], levels[0])
+    scan_ink = _ink_mask(_flatten(scan[top:bottom, left:right]))
     return float(np.count_nonzero(scan_ink & ~near_print)) / scan_ink.size
 
 
@@ -402,38 +516,35 @@ def read_fields(
     """
     image = aligned.image
     dpi = page_dpi(image)
-    level = ink_threshold(image)
     if expected is not None and expected.shape != image.shape:
         expected = np.asarray(cv2.resize(expected, (image.shape[1], image.shape[0]),
                                          interpolation=cv2.INTER_AREA), np.uint8)
-    expected_levels = (level, ink_threshold(expected) if expected is not None else level)
 
     strips: dict[str, _Strip] = {}
     for field in spec.fields:
         if field.type is FieldType.CHOICE:
             continue
         make = _comb_strip if field.is_comb else _text_strip
-        strips[field.name] = make(image, field, dpi, level)
+        strips[field.name] = make(image, field, dpi)
 
-    inked = [s for s in strips.values() if s.ink_cells]
+    inked = [s for s in strips.values() if s.slots]
     words: dict[str, list[OcrWord]] = {}
-    canvas = image
+    placed: dict[str, _Placed] = {}
     if inked:
-        canvas, placed = _canvas(inked)
-        words = _assign(recognise_words(canvas, psm=TESSERACT_PSM, dpi=dpi), placed)
+        canvas, on_canvas = _canvas(inked, CANVAS_SCALE)
+        placed = {p.name: p for p in on_canvas}
+        found = recognise_words(canvas, psm=TESSERACT_PSM, dpi=round(dpi * CANVAS_SCALE))
+        words = _assign(found, on_canvas)
 
     readings: dict[str, FieldReading] = {}
     for field in spec.fields:
         if field.type is FieldType.CHOICE:
-            value, raw, confidence = _choice_reading(image, field, dpi, level)
+            value, raw, confidence = _choice_reading(image, field, dpi)
         else:
-            found = words.get(field.name, [])
-            heights = (_glyph_heights(canvas, found, level)
-                       if field.type is FieldType.EMAIL else [])
-            value, raw, confidence = _typed_reading(field, found, strips[field.name].ink_cells,
-                                                    heights)
+            value, raw, confidence = _typed_reading(field, words.get(field.name, []),
+                                                    placed.get(field.name))
         outside = (0.0 if expected is None
-                   else _outside_print(image, expected, field.box, dpi, expected_levels))
+                   else _outside_print(image, expected, field.box, dpi))
         readings[field.name] = FieldReading(
             name=field.name,
             value=value,
@@ -472,7 +583,7 @@ def classify_by_text(image: Gray) -> FormKind | None:
     top band of each possible orientation goes onto one canvas.
     """
     bands, dpi = _title_bands(image)
-    canvas, _ = _canvas([_Strip(str(i), b, 1) for i, b in enumerate(bands)])
+    canvas, _ = _canvas([_Strip(str(i), b, ((0, b.shape[1]),)) for i, b in enumerate(bands)])
     words = recognise_words(canvas, psm=TITLE_PSM, dpi=dpi)
     titles = {form_spec(kind).title.casefold(): kind for kind in FormKind}
     best: tuple[float, FormKind | None] = (0.0, None)

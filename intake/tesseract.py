@@ -1,7 +1,8 @@
 """The one place that runs Tesseract: an image in, recognised words with boxes out.
 
-Tesseract runs as a child process (`tesseract stdin stdout ... tsv`): the
-image goes in on stdin as binary PGM and the TSV comes back on stdout, so no
+Tesseract runs as a child process (`tesseract stdin stdout ... hocr`): the
+image goes in on stdin as binary PGM and hOCR, with a box and a confidence
+for every character, comes back on stdout, so no
 temporary files are written (pytesseract writes two per call) and encoding
 costs ~2 ms instead of ~10 ms for PNG. Every call is single-threaded
 (`OMP_THREAD_LIMIT=1` in the child's environment): on 2 cores Tesseract's
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -31,6 +33,7 @@ LANGUAGE = "swe"
 DEFAULT_TIMEOUT_S = 30.0
 # A whole page with the default automatic segmentation; only the baseline uses it.
 FULL_PAGE_TIMEOUT_S = 120.0
+XHTML = "{http://www.w3.org/1999/xhtml}"
 EXIT_SOFTWARE = 70  # sysexits EX_SOFTWARE: our OCR engine failed, not the sender's file
 
 
@@ -41,28 +44,37 @@ class TesseractError(IntakeError):
 
 
 @dataclass(frozen=True, slots=True)
+class OcrChar:
+    """One recognised character; the box is in pixels of the image that was passed in."""
+
+    text: str
+    confidence: float  # 0..1
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def center_x(self) -> float:
+        return (self.left + self.right) / 2
+
+
+@dataclass(frozen=True, slots=True)
 class OcrWord:
-    """One recognised word; the box is in pixels of the image that was passed in."""
+    """One recognised word with its characters; boxes in pixels of the image passed in."""
 
     text: str
     confidence: float  # 0..1, Tesseract's word confidence divided by 100
     left: int
     top: int
-    width: int
-    height: int
-    line: tuple[int, int, int]  # (block, paragraph, line): words on one text line share it
-
-    @property
-    def right(self) -> int:
-        return self.left + self.width
-
-    @property
-    def bottom(self) -> int:
-        return self.top + self.height
+    right: int
+    bottom: int
+    line: int  # words on one text line share it (the line's index in the output)
+    chars: tuple[OcrChar, ...]
 
     @property
     def center_y(self) -> float:
-        return self.top + self.height / 2
+        return (self.top + self.bottom) / 2
 
 
 def _encode(image: Gray) -> bytes:
@@ -104,29 +116,64 @@ def _config_args(config: Mapping[str, str]) -> list[str]:
     return args
 
 
-def parse_tsv(tsv: str) -> list[OcrWord]:
-    """The words of Tesseract's TSV output (level 5 rows with text)."""
-    lines = tsv.splitlines()
-    if not lines or not lines[0].startswith("level\t"):
-        raise TesseractError("Tesseract's TSV output has no header")
+def _title_fields(title: str) -> dict[str, list[str]]:
+    """hOCR's title attribute, "bbox 1 2 3 4; x_wconf 96", as {"bbox": ["1", ...], ...}."""
+    out: dict[str, list[str]] = {}
+    for part in title.split(";"):
+        name, *values = part.split()
+        if name:
+            out[name] = values
+    return out
+
+
+def _box(values: list[str] | None, what: str) -> tuple[int, int, int, int]:
+    if values is None or len(values) != 4:
+        raise TesseractError(f"Tesseract's hOCR has a {what} without a box")
+    try:
+        left, top, right, bottom = (int(v) for v in values)
+    except ValueError:
+        raise TesseractError(f"Tesseract's hOCR has a {what} with a bad box: {values}") from None
+    return left, top, right, bottom
+
+
+def _conf(values: list[str] | None) -> float:
+    try:
+        return min(max(float(values[0]) / 100.0, 0.0), 1.0) if values else 0.0
+    except ValueError:
+        raise TesseractError(f"Tesseract's hOCR has a bad confidence: {values}") from None
+
+
+def _classes(element: ET.Element) -> str:
+    return element.get("class", "")
+
+
+def parse_hocr(hocr: str) -> list[OcrWord]:
+    """The words, with their characters, of Tesseract's hOCR (made with hocr_char_boxes=1)."""
+    try:
+        root = ET.fromstring(hocr)
+    except ET.ParseError as exc:
+        raise TesseractError(f"Tesseract's hOCR output is not well-formed: {exc}") from None
     words = []
-    for row in lines[1:]:
-        cols = row.split("\t")
-        # A word's text may itself hold no tab, so a row has exactly 12 columns.
-        if len(cols) != 12 or cols[0] != "5" or not cols[11].strip():
-            continue
-        try:
-            block, par, line = int(cols[2]), int(cols[3]), int(cols[4])
-            left, top, width, height = (int(c) for c in cols[6:10])
-            conf = float(cols[10])
-        except ValueError:
-            raise TesseractError(f"unreadable TSV row from Tesseract: {row!r}") from None
-        words.append(OcrWord(
-            text=cols[11].strip(),
-            confidence=min(max(conf / 100.0, 0.0), 1.0),
-            left=left, top=top, width=width, height=height,
-            line=(block, par, line),
-        ))
+    lines = [e for e in root.iter(f"{XHTML}span") if _classes(e) == "ocr_line"]
+    for index, line in enumerate(lines):
+        for word in line.iter(f"{XHTML}span"):
+            if _classes(word) != "ocrx_word":
+                continue
+            title = _title_fields(word.get("title", ""))
+            chars = []
+            for char in word.iter(f"{XHTML}span"):
+                if _classes(char) != "ocrx_cinfo" or not (char.text or "").strip():
+                    continue
+                ctitle = _title_fields(char.get("title", ""))
+                chars.append(OcrChar(char.text.strip() if char.text else "",
+                                     _conf(ctitle.get("x_conf")),
+                                     *_box(ctitle.get("x_bboxes"), "character")))
+            text = "".join(c.text for c in chars)
+            if not text:
+                continue
+            words.append(OcrWord(text, _conf(title.get("x_wconf")),
+                                 *_box(title.get("bbox"), "word"), line=index,
+                                 chars=tuple(chars)))
     return words
 
 
@@ -145,8 +192,9 @@ def recognise_words(
     speck, what is a letter) depend on it.
     """
     args = ["-l", lang, "--oem", "1", "--psm", str(psm), "--dpi", str(dpi)]
-    args += _config_args(config or {})
-    return parse_tsv(_run([*args, "tsv"], image, timeout))
+    # Character boxes let a caller put each character back in its comb cell.
+    args += _config_args({"hocr_char_boxes": "1", **(config or {})})
+    return parse_hocr(_run([*args, "hocr"], image, timeout))
 
 
 def full_page_text(
