@@ -102,7 +102,8 @@ def _run(args: list[str], image: Gray, timeout: float) -> str:
     except subprocess.TimeoutExpired:
         raise TesseractError(f"Tesseract ran over {timeout:.0f} s and was stopped") from None
     if done.returncode != 0:
-        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        # Tesseract writes some usage errors to stdout, the rest to stderr.
+        detail = (done.stderr + done.stdout).decode("utf-8", "replace").strip().splitlines()
         raise TesseractError(
             f"Tesseract exited with {done.returncode}: {detail[-1] if detail else 'no message'}"
         )
