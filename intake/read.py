@@ -75,6 +75,8 @@ EDGE_LINE_SHARE = 0.6  # a column (row) this dark near a crop's edge is a printe
 EDGE_BAND = 0.25  # how far in from a crop's edge a border may sit, as a share of the crop
 CHECK_MARKED = 0.06  # share of a checkbox's inside covered by ink for it to count as marked
 OUTSIDE_DILATE_MM = 0.6  # printed ink grows by this much before scan ink counts as "outside"
+MIN_MARK_PX = 30  # a pen mark outside the print covers at least this many pixels (0.5 mm²)
+MIN_MARK_WIDTH = 1.6  # and is this thick on average (area / length); slivers are ~1
 
 # -- clean-up -------------------------------------------------------------------------------
 # Only in numeric fields: what Tesseract makes of a digit when it takes it for a letter.
@@ -541,7 +543,16 @@ def _outside_print(scan: Gray, expected: Gray, box: Box, dpi: float) -> float:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     near_print = (cv2.dilate(printed, kernel) > 0)[top - ot:bottom - ot, left - ol:right - ol]
     scan_ink = _ink_mask(_flatten(scan[top:bottom, left:right]))
-    return float(np.count_nonzero(scan_ink & ~near_print)) / scan_ink.size
+    outside = (scan_ink & ~near_print).astype(np.uint8)
+    # Keep pen marks, drop what a shifted, blurred, JPEG'd scan leaves beside the print:
+    # small specks and one-pixel slivers along printed edges.
+    count, _labels, stats, _centres = cv2.connectedComponentsWithStats(outside, connectivity=8)
+    marked = 0
+    for i in range(1, count):
+        w, h, area = (int(v) for v in stats[i, 2:5])
+        if area >= MIN_MARK_PX and area / max(w, h) >= MIN_MARK_WIDTH:
+            marked += area
+    return marked / outside.size
 
 
 def read_fields(

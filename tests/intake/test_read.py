@@ -82,6 +82,9 @@ VARIANTS: dict[str, Callable[[Gray], Gray]] = {
     "shift": _shift,
     "150dpi+blur+jpeg30": lambda p: imaging.jpeg(imaging.blur(_at_150_dpi(p), 0.8), 30),
     "shadow+grey": lambda p: imaging.shadow(imaging.gray_paper(p, 215), 0.35, seed=5),
+    "150dpi+otsu": lambda p: _otsu(_at_150_dpi(p)),
+    "all": lambda p: imaging.speckle(
+        imaging.jpeg(imaging.blur(_at_150_dpi(_shift(p, 0.4, 0.3)), 0.8), 30), 0.005, seed=9),
 }
 
 
@@ -201,7 +204,7 @@ def test_checkboxes_by_ink() -> None:
 def test_ink_outside_print_reveals_a_hand_correction() -> None:
     kind, _values, page = _forms()[1]
     spec = form_spec(kind)
-    for variant in ("clean", "jpeg30", "shift", "150dpi+blur+jpeg30"):
+    for variant in ("clean", "jpeg30", "shift", "150dpi+blur+jpeg30", "all"):
         got = read(VARIANTS[variant](page), kind, expected=page)
         assert max(r.ink_outside_print for r in got.values()) < 0.005, variant
     # The last digit of the firm's number struck through and another written above it.
