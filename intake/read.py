@@ -2,21 +2,20 @@
 
 What this module owns:
 
-* cutting every OCR'd field out of the aligned page into a clean strip: a
-  text field is cropped inside its printed border; a comb field is cut cell
-  by cell, each cell's glyph trimmed to its ink and the glyphs laid side by
-  side like an ordinary word (LSTM Tesseract reads "5569694408" exactly but
-  misreads the same digits spread one per 6 mm cell);
-* stacking the strips on one white canvas with wide gaps, running Tesseract
-  once (psm 6, one uniform block) and giving each recognised word back to
-  the strip its centre falls in;
-* clean-up by field type (letter/digit look-alikes only where the field is
-  numeric; then `forms.clean_field` for the canonical text), a confidence
-  0..1 per field and the field's crop for the reviewer;
-* checkboxes by ink, never by OCR; handwritten dates by ink per cell plus
-  the OCR of their strip;
-* `ink_outside_print`: ink in the scan where the page as issued had none,
-  which reveals a value corrected by hand;
+* cutting every OCR'd field out of the aligned page into a clean strip:
+  each crop is flattened against its local paper (grey paper, shadows),
+  smoothed of specks, and printed borders near its edges are erased; a
+  text field is cropped inside its border; a comb field is cut cell by
+  cell, each cell's glyph trimmed to its ink and the glyphs laid side by
+  side like an ordinary word (LSTM Tesseract reads "5569694408" exactly
+  but misreads the same digits spread one per 6 mm cell);
+* stacking the strips on one white canvas with wide gaps, scaled to 3/4
+  (as exact, and faster), running Tesseract once (psm 6, hOCR with
+  character boxes) and giving each word back to the strip its centre falls
+  in; `fieldtext.typed_reading` turns a field's words into its value;
+* checkboxes by ink, never by OCR: the option with clearly the most ink;
+* `ink_outside_print`: pen marks in the scan where the page as issued had
+  no print nearby, which reveals a value corrected by hand;
 * `classify_by_text`: the form's kind from its printed title, for a page
   without a readable QR code.
 
@@ -25,7 +24,6 @@ Images are grayscale uint8, 0 = black, as everywhere in intake.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -41,13 +39,11 @@ from forms import (
     FieldType,
     FormKind,
     FormSpec,
-    InvalidValue,
-    clean_field,
     form_spec,
-    parse_email,
 )
+from intake.fieldtext import NUMERIC_TYPES, typed_reading
 from intake.model import AlignedPage, FieldReading, Gray
-from intake.tesseract import OcrChar, OcrWord, recognise_words
+from intake.tesseract import OcrWord, recognise_words
 
 # -- geometry of the crops, in millimetres --------------------------------------------------
 # A comb cell's printed border is 0.2 mm wide; 0.8 mm keeps it out of the crop even
@@ -78,37 +74,6 @@ OUTSIDE_DILATE_MM = 0.6  # printed ink grows by this much before scan ink counts
 MIN_MARK_PX = 30  # a pen mark outside the print covers at least this many pixels (0.5 mm²)
 MIN_MARK_WIDTH = 1.6  # and is this thick on average (area / length); slivers are ~1
 
-# -- clean-up -------------------------------------------------------------------------------
-# Only in numeric fields: what Tesseract makes of a digit when it takes it for a letter.
-DIGIT_LOOKALIKES = str.maketrans({
-    "O": "0", "o": "0", "D": "0", "Q": "0",
-    "I": "1", "l": "1", "|": "1", "i": "1", "!": "1",
-    "Z": "2", "z": "2",
-    "S": "5", "s": "5",
-    "G": "6", "b": "6",
-    "B": "8",
-    "g": "9", "q": "9",
-})
-# The Swedish model has no "@": it reads the one in an e-mail address as one of these,
-# the first group when the print is clean.
-AT_LOOKALIKES = "Q©®"
-AT_FALLBACKS = "geaGO0"
-LOOKALIKE_PENALTY = 0.9  # per character the clean-up had to change
-INVALID_PENALTY = 0.3  # a value that fails its validator is not one to trust
-COUNT_PENALTY = 0.5  # the number of characters read differs from the cells with ink
-# What the printed digits are mistaken for once blurred or thresholded, for the
-# check-digit repair: first DejaVu's dotted zero (read as 8, 6 or 9), then the rest.
-CONFUSABLE_TIERS: tuple[dict[str, str], ...] = (
-    {"8": "0", "6": "0", "9": "0"},
-    {"0": "869", "8": "693", "9": "8", "6": "85", "5": "6", "3": "8", "1": "7", "7": "1"},
-)
-CHECK_DIGIT_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION)
-REPAIRED_CONFIDENCE = 0.5  # a repaired number is right more often than not; a person checks
-MAX_AMBIGUOUS_CELLS = 4  # cells with two candidates tried against the check digit (2^4 tries)
-AMBIGUOUS_PENALTY = 0.5  # an "@" put back where another place was as plausible
-AT_TALLER = 1.15  # an "@" glyph is clearly taller than the letters it is mistaken for
-UNREADABLE_CONFIDENCE = 0.2  # ink in a date's cells that did not read as a date
-
 TITLE_BAND = 0.17  # the top of the page that holds the title (it ends 39 mm down)
 TITLE_WIDTH = 0.75  # the QR code sits to the right of the title
 TITLE_PAGE_WIDTH_PX = 1240  # about 150 dpi across A4: titles are 17 pt, plenty of pixels
@@ -116,7 +81,6 @@ TITLE_MATCH = 0.8
 TITLE_PSM = 11  # sparse text: the band holds a title, a subtitle and stray marks
 
 
-NUMERIC_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION, FieldType.DATE)
 _EMPTY: Gray = np.full((1, 1), 255, np.uint8)
 
 
@@ -307,32 +271,6 @@ def _assign(words: Iterable[OcrWord], placed: list[_Placed]) -> dict[str, list[O
     return out
 
 
-def _word_confidence(words: list[OcrWord]) -> float:
-    """Tesseract's word confidences, weighted by each word's length."""
-    total = sum(len(w.text) for w in words)
-    if not total:
-        return 0.0
-    return sum(w.confidence * len(w.text) for w in words) / total
-
-
-def _numeric(raw: str) -> tuple[str, int]:
-    """Digits only, with look-alike letters mapped; how many characters were mapped."""
-    mapped = raw.translate(DIGIT_LOOKALIKES)
-    changed = sum(1 for a, b in zip(raw, mapped, strict=True) if a != b)
-    return "".join(ch for ch in mapped if ch.isdigit()), changed
-
-
-def _plausible_email(text: str) -> bool:
-    local = text.partition("@")[0]
-    if local.startswith(".") or local.endswith(".") or ".." in text:
-        return False
-    try:
-        parse_email(text)
-    except InvalidValue:
-        return False
-    return True
-
-
 def _glyph_heights(canvas: Gray, words: list[OcrWord]) -> list[int]:
     """The ink height at every character of `words`, in order.
 
@@ -350,160 +288,6 @@ def _glyph_heights(canvas: Gray, words: list[OcrWord]) -> list[int]:
             rows = np.flatnonzero((rows_of_word[:, x0:x1] < INK_LEVEL).any(axis=1))
             heights.append(int(rows[-1] - rows[0] + 1) if rows.size else 0)
     return heights
-
-
-def _email(text: str, heights: list[int]) -> tuple[str, int, bool]:
-    """An e-mail address without spaces, with its "@" put back when OCR lost it.
-
-    Returns (text, characters changed, whether the choice was a guess). The
-    Swedish model has no "@"; it reads one as a look-alike letter, or as two
-    ("ge"). Of the places where an "@" makes a plausible address, the tallest
-    glyph wins (an "@" reaches from the capitals' height to below the line,
-    an "e" or an "a" does neither), then the pair over a single letter.
-    `heights` has one entry per character of the compacted text.
-    """
-    text = "".join(text.split())
-    if "@" in text:
-        return text, 0, False
-    if len(heights) != len(text):
-        heights = [0] * len(text)
-    lookalikes = AT_LOOKALIKES + AT_FALLBACKS
-    spans = [(i, i + n) for n in (1, 2) for i in range(len(text) - n + 1)
-             if all(ch in lookalikes for ch in text[i:i + n])]
-    ranked = sorted(
-        ((max(heights[i:j]), text[i] in AT_LOOKALIKES, j - i, i, j) for i, j in spans
-         if _plausible_email(text[:i] + "@" + text[j:])),
-        reverse=True,
-    )
-    if not ranked:
-        return text, 0, False
-    height, _sure, _n, i, j = ranked[0]
-    # Another place as tall (other than a part of the chosen pair) makes the choice a guess.
-    rivals = [r for r in ranked[1:] if not (i <= r[3] and r[4] <= j)]
-    guess = bool(rivals) and height < AT_TALLER * rivals[0][0]
-    return text[:i] + "@" + text[j:], j - i, guess
-
-
-def _covered(char: OcrChar, x0: float, x1: float) -> float:
-    """How much of a cell's glyph (x0..x1) the character's box covers, 0..1."""
-    return max(0.0, min(char.right, x1) - max(char.left, x0)) / max(x1 - x0, 1.0)
-
-
-def _comb_cells(field: FieldSpec, words: list[OcrWord], slots: tuple[tuple[float, float], ...]
-                ) -> tuple[list[list[OcrChar]], bool]:
-    """The characters read on each inked cell, likeliest first, and whether the count was off.
-
-    Each recognised character goes to the cell whose glyph its centre lies
-    on. A cell given two (Tesseract reads a blurred dotted zero as "09")
-    ranks a digit first in a numeric field, then the character covering
-    more of the glyph, then the surer. A character on no cell is dropped.
-    """
-    numeric = field.type in NUMERIC_TYPES
-    chars = [c for w in words for c in w.chars]
-    cells: list[list[OcrChar]] = []
-    for x0, x1 in slots:
-        inside = [c for c in chars if x0 <= c.center_x < x1]
-        inside.sort(key=lambda c: (numeric and c.text.translate(DIGIT_LOOKALIKES).isdigit(),
-                                   _covered(c, x0, x1), c.confidence), reverse=True)
-        cells.append(inside)
-    off = any(len(cell) != 1 for cell in cells) or len(chars) != len(slots)
-    return cells, off
-
-
-def _comb_choice(field: FieldSpec, cells: list[list[OcrChar]]) -> tuple[str, float]:
-    """The comb's text from its cells' candidates, and its confidence.
-
-    Where a cell has more than one candidate, the first combination (in rank
-    order) that passes the field's validator wins: the check digit of an
-    organisationsnummer or a subscription number decides between two
-    characters Tesseract itself saw in that cell. Otherwise each cell's first.
-    """
-    filled = [cell for cell in cells if cell]
-    first = "".join(cell[0].text for cell in filled)
-    confidence = sum(cell[0].confidence for cell in filled) / len(filled) if filled else 0.0
-    ambiguous = [i for i, cell in enumerate(filled) if len(cell) > 1][:MAX_AMBIGUOUS_CELLS]
-    if not ambiguous or field.type not in (FieldType.ORGNR, FieldType.SUBSCRIPTION):
-        return first, confidence
-    choices = [range(len(filled[i])) for i in ambiguous]
-    for combo in sorted(itertools.product(*choices), key=sum):
-        picks = [cell[0] for cell in filled]
-        for i, k in zip(ambiguous, combo, strict=True):
-            picks[i] = filled[i][k]
-        text = _numeric("".join(c.text for c in picks))[0]
-        try:
-            clean_field(field, text)
-        except InvalidValue:
-            continue
-        return "".join(c.text for c in picks), confidence
-    return first, confidence
-
-
-def _repair(field: FieldSpec, digits: str) -> str | None:
-    """The one value a single confusable digit away from `digits` that passes the check.
-
-    Used only when what was read fails the field's check digit. A blurred
-    or thresholded dotted zero is read as 8, 6 or 9; Luhn catches every
-    single wrong digit, and when exactly one look-alike swap (zeros first)
-    makes the number valid, that swap is the reading, with a confidence low
-    enough to send it to a person's eye. Two or more possible repairs in
-    the first tier that has any: none is taken.
-    """
-    if not digits.isdigit() or len(digits) != len(field.cells):
-        return None
-    for confusable in CONFUSABLE_TIERS:
-        found: set[str] = set()
-        for i, digit in enumerate(digits):
-            for alt in confusable.get(digit, ""):
-                try:
-                    found.add(clean_field(field, digits[:i] + alt + digits[i + 1:]))
-                except InvalidValue:
-                    continue
-        if found:
-            return found.pop() if len(found) == 1 else None
-    return None
-
-
-def _typed_reading(field: FieldSpec, words: list[OcrWord], placed: _Placed | None,
-                   heights: list[int]) -> tuple[str, str, float]:
-    """(value, raw, confidence) of an OCR'd field; `placed` is None when nothing is written.
-
-    `heights`: for an e-mail field, as for `_email`.
-    """
-    joiner = "" if field.is_comb else " "
-    raw = joiner.join(w.text for w in words)
-    if placed is None:
-        return "", raw, 1.0  # nothing written: certainly empty
-    if not raw:
-        return "", raw, 0.0
-    changed = 0
-    if field.is_comb:
-        cells, off = _comb_cells(field, words, placed.slots)
-        text, confidence = _comb_choice(field, cells)
-        if off:
-            confidence *= COUNT_PENALTY
-    else:
-        text, confidence = raw, _word_confidence(words)
-    if field.type in NUMERIC_TYPES:
-        text, changed = _numeric(text)
-    elif field.type is FieldType.EMAIL:
-        text, changed, ambiguous = _email(text, heights)
-        if ambiguous:
-            confidence *= AMBIGUOUS_PENALTY
-    else:
-        text = " ".join(text.split())
-    confidence *= LOOKALIKE_PENALTY ** changed
-    try:
-        value = clean_field(field, text) if text else ""
-    except InvalidValue:
-        value = text
-        confidence *= INVALID_PENALTY
-        repaired = _repair(field, text) if field.type in CHECK_DIGIT_TYPES else None
-        if repaired is not None:
-            value, confidence = repaired, min(confidence / INVALID_PENALTY, REPAIRED_CONFIDENCE)
-    if field.type is FieldType.DATE and value == text:
-        # A date that does not parse is left for a person: "" with low confidence.
-        return "", raw, min(confidence, UNREADABLE_CONFIDENCE)
-    return value, raw, confidence
 
 
 def _choice_reading(image: Gray, field: FieldSpec, dpi: float) -> tuple[str, str, float]:
@@ -594,8 +378,9 @@ def read_fields(
         else:
             found = words.get(field.name, [])
             heights = _glyph_heights(canvas, found) if field.type is FieldType.EMAIL else []
-            value, raw, confidence = _typed_reading(field, found, placed.get(field.name),
-                                                    heights)
+            where = placed.get(field.name)
+            value, raw, confidence = typed_reading(field, found, where.slots if where else None,
+                                                   heights)
         outside = (0.0 if expected is None
                    else _outside_print(image, expected, field.box, dpi))
         readings[field.name] = FieldReading(

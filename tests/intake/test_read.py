@@ -19,9 +19,10 @@ import pytest
 
 from forms import FieldType, FormKind, FormSpec, clean_values, form_spec, sign_payload
 from intake import read as read_module
+from intake.fieldtext import typed_reading
 from intake.model import CANONICAL_DPI, AlignedPage, FieldReading, Gray, PageImage
 from intake.read import classify_by_text, read_fields
-from intake.tesseract import TesseractError, full_page_text, recognise_words
+from intake.tesseract import OcrChar, OcrWord, TesseractError, full_page_text, recognise_words
 from kopplingar.benchmarks.render import sample_value_sets
 from render.raster import page_image
 from tests.intake import imaging
@@ -250,3 +251,52 @@ def test_tesseract_words_boxes_and_errors(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr("intake.tesseract.TESSERACT", "/nonexistent/tesseract")
     with pytest.raises(TesseractError, match="not installed"):
         recognise_words(page[:50, :50], psm=7, dpi=CANONICAL_DPI)
+
+
+def _word(text: str, left: int = 0, pitch: int = 20, conf: float = 0.95) -> OcrWord:
+    chars = tuple(OcrChar(ch, conf, left + i * pitch + 2, 10, left + (i + 1) * pitch - 2, 40)
+                  for i, ch in enumerate(text))
+    return OcrWord(text, conf, left, 10, left + len(text) * pitch, 40, 0, chars)
+
+
+def _slots(n: int, pitch: int = 20) -> tuple[tuple[float, float], ...]:
+    return tuple((float(i * pitch), float((i + 1) * pitch)) for i in range(n))
+
+
+def test_comb_text_one_character_per_cell_and_the_check_digit() -> None:
+    orgnr = form_spec(FormKind.DUAL).field("client_orgnr")
+    value, raw, confidence = typed_reading(orgnr, [_word("5569694408")], _slots(10), [])
+    assert (value, raw) == ("556969-4408", "5569694408") and confidence > 0.9
+    # Letters for digits are mapped in a numeric field, at a small cost.
+    value, _raw, confidence = typed_reading(orgnr, [_word("55696944O8")], _slots(10), [])
+    assert value == "556969-4408" and 0.8 < confidence < 0.95
+    # "09" on the last cell (a blurred dotted zero): the check digit chooses the 0.
+    two = _word("5569694408")
+    extra = OcrChar("9", 0.99, 185, 10, 198, 40)
+    both = OcrWord("55696944089", 0.9, 0, 10, 200, 40, 0, (*two.chars, extra))
+    value, _raw, confidence = typed_reading(orgnr, [both], _slots(10), [])
+    assert value == "556969-4408" and confidence < 0.6
+
+
+def test_check_digit_repair_of_a_misread_zero() -> None:
+    sub = form_spec(FormKind.DUAL).field("client_subscription")
+    # 10040582 with its first zero read as 8: one zero-swap makes it valid.
+    value, raw, confidence = typed_reading(sub, [_word("18040582")], _slots(8), [])
+    assert (value, raw) == ("10040582", "18040582") and confidence <= 0.5
+    # Nothing written: certainly empty; ink but nothing read: empty and unsure.
+    assert typed_reading(sub, [], None, []) == ("", "", 1.0)
+    assert typed_reading(sub, [], _slots(8), []) == ("", "", 0.0)
+
+
+def test_email_gets_its_at_back() -> None:
+    email = form_spec(FormKind.DUAL).field("new_firm_email")
+    text = "adminQbyran.example.se"
+    value, _raw, confidence = typed_reading(email, [_word(text)], _slots(1, 500),
+                                            [20] * len(text))
+    assert value == "admin@byran.example.se" and confidence > 0.8
+    # Read as an "e": the taller glyph is the "@", not the e in "example".
+    text = "adminebyran.example.se"
+    heights = [14] * len(text)
+    heights[5] = 22
+    value, _raw, _conf = typed_reading(email, [_word(text)], _slots(1, 500), heights)
+    assert value == "admin@byran.example.se"
