@@ -12,10 +12,12 @@ import sys
 import typer
 
 from forms import FormsError
-from kopplingar.commands import bench, db, demo, form, registry, samples, web
+from intake.errors import IntakeError
+from kopplingar.commands import bench, db, demo, form, intake, registry, samples, web
 from kopplingar.errors import KopplingarError
 from registry import RegistryError
 from render import RenderError
+from review import ReviewError
 
 app = typer.Typer(
     name="kopplingar",
@@ -28,11 +30,12 @@ app.add_typer(db.app, name="db")
 app.add_typer(registry.app, name="registry")
 app.add_typer(form.app, name="form")
 app.add_typer(web.app, name="web")
+app.add_typer(intake.app, name="intake")
 app.add_typer(bench.app, name="bench")
 app.add_typer(samples.app, name="samples")
 app.command("demo")(demo.demo)
 
-_HANDLED = (FormsError, RegistryError, RenderError, KopplingarError)
+_HANDLED = (FormsError, RegistryError, RenderError, IntakeError, ReviewError, KopplingarError)
 
 
 def main() -> None:

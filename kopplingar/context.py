@@ -7,6 +7,7 @@ the frozen `AppContext` (or single values from it) as arguments.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -23,6 +24,7 @@ class AppContext:
     download_limit: int
     download_window_seconds: int
     trust_forwarded_for: bool
+    images_dir: Path | None = None
 
 
 def build_context(settings: Settings) -> AppContext:
@@ -36,4 +38,5 @@ def build_context(settings: Settings) -> AppContext:
         download_limit=settings.download_limit,
         download_window_seconds=settings.download_window_seconds,
         trust_forwarded_for=settings.trust_forwarded_for,
+        images_dir=settings.data_dir / "images",
     )

@@ -31,11 +31,18 @@ def rasterise_pdf(pdf: bytes, dpi: float) -> list[Gray]:
         raise RenderError(f"cannot rasterise the rendered PDF: {exc}") from exc
     try:
         pages = []
-        for page in doc:
-            pixels = page.render(scale=dpi / 72, grayscale=True).to_numpy()
-            if pixels.ndim == 3:
-                pixels = pixels[..., 0]
-            pages.append(np.ascontiguousarray(pixels, dtype=np.uint8))
+        for index in range(len(doc)):
+            page = doc[index]
+            bitmap = page.render(scale=dpi / 72, grayscale=True)
+            try:
+                pixels = bitmap.to_numpy()
+                if pixels.ndim == 3:
+                    pixels = pixels[..., 0]
+                # A copy: the bitmap's buffer is freed with it, deterministically, here.
+                pages.append(np.array(pixels, dtype=np.uint8, copy=True))
+            finally:
+                bitmap.close()
+                page.close()
         return pages
     finally:
         doc.close()

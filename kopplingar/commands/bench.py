@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(help="Measure this machine: our figures beside a baseline.", no_args_is_help=True)
@@ -16,3 +18,16 @@ def render(
     from kopplingar.benchmarks.render import run
 
     print(run(count, http_requests))
+
+
+@app.command("intake")
+def intake(
+    corpus: Path = typer.Option(
+        ..., "--corpus", help="Folder with scans, truth.json and issued.json."
+    ),
+    no_baseline: bool = typer.Option(False, "--no-baseline", help="Skip the full-page baseline."),
+) -> None:
+    """Field accuracy, signatures, form ids and seconds per page against full-page Tesseract."""
+    from kopplingar.benchmarks.intake import run
+
+    print(run(corpus, baseline=not no_baseline))

@@ -1,0 +1,330 @@
+"""One input file through every stage, and the result into the queue.
+
+`read_file` turns the bytes of one file into documents: each page is
+identified (QR), aligned (fiducials), read (one Tesseract call) and checked
+for signatures; then each document is validated against the registry and
+its issued form. `enqueue_file` hands the documents to the review queue.
+
+Nothing is dropped: a page that cannot be identified or aligned becomes a
+document with `unreadable_reason` (and its image), a file that cannot be
+decoded becomes one such document for the whole file. Only pages that are
+blank (next to no ink) are skipped, and they are counted.
+
+The stages get everything as arguments; the templates (what we printed) come
+from a `TemplateSource` the caller provides, so intake does not render.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+from sqlmodel import Session
+
+from forms import FormKind, QrPayload, form_spec, sign_payload
+from intake.align import align_page, identify_aligned
+from intake.errors import InputRejected
+from intake.identify import identify_page
+from intake.model import (
+    CANONICAL_DPI,
+    AlignedPage,
+    AlignmentFailure,
+    DocumentResult,
+    Finding,
+    Gray,
+    Identification,
+    PageImage,
+    Severity,
+)
+from intake.pages import PageLimits, extract_pages
+from intake.printed import identify_by_print
+from intake.read import read_fields
+from intake.signatures import SignatureThresholds, read_signatures
+from intake.validate import validate_document
+from registry import get_issued_form
+from review import (
+    ImageStore,
+    NewField,
+    NewFinding,
+    NewPage,
+    NewSignature,
+    NewSubmission,
+    enqueue,
+    form_id_submitted,
+)
+
+# A page with less ink than this share of its pixels is a separator sheet.
+BLANK_PAGE_INK = 0.002
+
+
+class TemplateSource(Protocol):
+    """What we printed, as canonical page images at CANONICAL_DPI."""
+
+    def blank(self, kind: FormKind) -> Gray: ...
+
+    def expected(self, kind: FormKind, values: Mapping[str, str], payload: QrPayload) -> Gray: ...
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    qr_key: bytes
+    templates: TemplateSource
+    limits: PageLimits = field(default_factory=PageLimits)
+    thresholds: SignatureThresholds = field(default_factory=SignatureThresholds)
+    today: dt.date = field(default_factory=dt.date.today)
+
+
+@dataclass
+class PageOutcome:
+    page: PageImage
+    seconds: float
+    blank: bool = False
+
+
+@dataclass
+class FileResult:
+    name: str
+    sha256: str
+    documents: list[DocumentResult]
+    page_images: dict[int, Gray]  # source page index -> the page as received
+    aligned_images: dict[int, Gray]  # source page index -> the canonical page
+    pages: list[PageOutcome]
+    rejected: str | None = None  # the whole file could not be decoded
+
+
+def _png(image: Gray) -> bytes:
+    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise InputRejected("cannot encode a page image as PNG", "Sidan kunde inte sparas.")
+    return bytes(buf)
+
+
+def _is_blank(image: Gray) -> bool:
+    small = cv2.resize(
+        image,
+        (max(1, image.shape[1] // 4), max(1, image.shape[0] // 4)),
+        interpolation=cv2.INTER_AREA,
+    )
+    return float(np.count_nonzero(small < 128)) / small.size < BLANK_PAGE_INK
+
+
+def _unreadable(page: PageImage, reason: str, ident: Identification | None) -> DocumentResult:
+    doc = DocumentResult(
+        kind=ident.kind if ident else None,
+        form_id=ident.form_id if ident else None,
+        pages=[page.index],
+        unreadable_reason=reason,
+    )
+    doc.findings.append(
+        Finding(
+            "page.unreadable", Severity.BLOCKING, f"Sidan kunde inte läsas maskinellt: {reason}."
+        )
+    )
+    return doc
+
+
+def _read_page(
+    session: Session, page: PageImage, ctx: IntakeContext, aligned_out: dict[int, Gray]
+) -> DocumentResult:
+    ident = identify_page(page, qr_key=ctx.qr_key)
+    aligned = align_page(page, dpi=CANONICAL_DPI)
+    if isinstance(aligned, AlignmentFailure):
+        kind = ident.kind
+        return _unreadable(
+            page,
+            aligned.reason
+            if kind is None
+            else f"{aligned.reason} (form {kind.value} identified by QR)",
+            ident,
+        )
+    if ident.method != "qr" or ident.kind is None:
+        ident = identify_aligned(aligned, ctx.qr_key)
+    aligned_out[page.index] = aligned.image
+    if ident.kind is None:
+        ident = identify_by_print(aligned)
+    if ident.kind is None:
+        return _unreadable(page, f"fiducials found but {ident.detail}", ident)
+    return _read_aligned(session, aligned, ident, ctx)
+
+
+def _read_aligned(
+    session: Session, aligned: AlignedPage, ident: Identification, ctx: IntakeContext
+) -> DocumentResult:
+    assert ident.kind is not None
+    kind = ident.kind
+    spec = form_spec(kind)
+    issued = get_issued_form(session, ident.form_id) if ident.form_id else None
+    qr_valid = ident.qr_valid
+    extra: list[Finding] = []
+    if ident.method == "text":
+        # No mac to check: the registry vouches for a printed id, or nothing does.
+        qr_valid = issued is not None and FormKind(issued.kind) is kind
+        extra.append(
+            Finding(
+                "qr.unreadable",
+                Severity.INFO,
+                "QR-koden gick inte att läsa. Blanketten identifierades med den "
+                "tryckta rubriken och blankett-id:t.",
+            )
+        )
+        if ident.form_id is None and ident.detail != "blank form":
+            extra.append(
+                Finding(
+                    "form.id_unread",
+                    Severity.WARNING,
+                    "Blankett-id:t gick inte att läsa; jämför sidan med "
+                    "utfärdade blanketter för hand.",
+                )
+            )
+    expected = None
+    if issued is not None and qr_valid:
+        payload = sign_payload(ctx.qr_key, kind.code, issued.version, issued.id)
+        expected = ctx.templates.expected(kind, issued.values, payload)
+    fields = read_fields(aligned, spec, expected=expected)
+    signatures = read_signatures(
+        aligned, spec, ctx.templates.blank(kind), thresholds=ctx.thresholds
+    )
+    findings = validate_document(
+        session,
+        kind,
+        fields,
+        signatures,
+        issued=issued,
+        form_id=ident.form_id,
+        qr_valid=qr_valid,
+        already_submitted=bool(ident.form_id) and form_id_submitted(session, ident.form_id or ""),
+        today=ctx.today,
+    )
+    return DocumentResult(
+        kind=kind,
+        form_id=ident.form_id,
+        pages=[aligned.page.index],
+        quality_mm=aligned.reprojection_mm,
+        fields=dict(fields),
+        signatures=dict(signatures),
+        findings=extra + list(findings),
+    )
+
+
+def read_file(
+    session: Session,
+    data: bytes,
+    name: str,
+    ctx: IntakeContext,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> FileResult:
+    """Every form in one file, read and validated; never raises for bad input."""
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        pages = extract_pages(data, name, limits=ctx.limits)
+    except InputRejected as exc:
+        doc = DocumentResult(kind=None, form_id=None, unreadable_reason=exc.message)
+        doc.findings.append(Finding("file.rejected", Severity.BLOCKING, exc.customer_message))
+        return FileResult(name, sha, [doc], {}, {}, [], rejected=exc.message)
+    result = FileResult(name, sha, [], {}, {}, [])
+    for page in pages:
+        start = clock()
+        result.page_images[page.index] = page.image
+        if _is_blank(page.image):
+            result.pages.append(PageOutcome(page, clock() - start, blank=True))
+            continue
+        result.documents.append(_read_page(session, page, ctx, result.aligned_images))
+        result.pages.append(PageOutcome(page, clock() - start))
+    if not result.documents:
+        doc = DocumentResult(
+            kind=None,
+            form_id=None,
+            pages=[p.index for p in pages],
+            unreadable_reason="every page is blank",
+        )
+        doc.findings.append(
+            Finding("file.blank", Severity.BLOCKING, "Filen innehåller bara tomma sidor.")
+        )
+        result.documents.append(doc)
+    return result
+
+
+def to_new_submissions(result: FileResult, *, source_kind: str) -> list[NewSubmission]:
+    out = []
+    for index, doc in enumerate(result.documents):
+        pages = [
+            NewPage(
+                source_page=p,
+                image=_png(result.page_images[p]),
+                aligned=_png(result.aligned_images[p]) if p in result.aligned_images else None,
+            )
+            for p in doc.pages
+            if p in result.page_images
+        ]
+        spec_version = form_spec(doc.kind).version if doc.kind else None
+        out.append(
+            NewSubmission(
+                source_kind=source_kind,
+                source_name=result.name,
+                source_sha256=result.sha256,
+                document_index=index,
+                kind=doc.kind.value if doc.kind else None,
+                form_id=doc.form_id,
+                form_version=spec_version,
+                quality_mm=doc.quality_mm,
+                pages=pages,
+                fields=[
+                    NewField(f.name, f.value, f.raw, f.confidence, f.crop_png, f.ink_outside_print)
+                    for f in doc.fields.values()
+                ],
+                signatures=[
+                    NewSignature(s.party, s.state.value, s.ink, s.crop_png)
+                    for s in doc.signatures.values()
+                ],
+                findings=[
+                    NewFinding(f.code, f.severity.value, f.message, f.field) for f in doc.findings
+                ],
+                unreadable_reason=doc.unreadable_reason,
+            )
+        )
+    return out
+
+
+def enqueue_file(
+    session: Session, store: ImageStore, result: FileResult, *, source_kind: str = "file"
+) -> list[int]:
+    """Put every document of `result` in the queue; the caller commits. Returns the ids."""
+    ids = []
+    for new in to_new_submissions(result, source_kind=source_kind):
+        submission = enqueue(session, store, new)
+        assert submission.id is not None
+        ids.append(submission.id)
+    return ids
+
+
+def document_json(doc: DocumentResult) -> dict[str, object]:
+    """The stable JSON shape of one document (documented in the README)."""
+    return {
+        "kind": doc.kind.value if doc.kind else None,
+        "form_id": doc.form_id,
+        "pages": doc.pages,
+        "quality_mm": None if doc.quality_mm is None else round(doc.quality_mm, 3),
+        "fields": {
+            n: {"value": f.value, "confidence": round(f.confidence, 3)}
+            for n, f in doc.fields.items()
+        },
+        "signatures": {
+            p: {"state": s.state.value, "ink": round(s.ink, 4)} for p, s in doc.signatures.items()
+        },
+        "findings": [
+            {"code": f.code, "severity": f.severity.value, "message": f.message}
+            for f in doc.findings
+        ],
+        **({"unreadable": doc.unreadable_reason} if doc.unreadable_reason else {}),
+    }
+
+
+def file_json(result: FileResult) -> dict[str, object]:
+    return {"file": result.name, "documents": [document_json(d) for d in result.documents]}
