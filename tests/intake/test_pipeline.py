@@ -154,7 +154,7 @@ def bad_files() -> dict[str, bytes]:
     pdf = (CORPUS_DIR / "001-office-pdf.pdf").read_bytes()
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)
-    writer.encrypt(user_password="hemligt", algorithm="AES-128")
+    writer.encrypt(user_password="hemligt", algorithm="RC4-128")
     encrypted = io.BytesIO()
     writer.write(encrypted)
     import struct
