@@ -1,39 +1,51 @@
 """The one place that runs Tesseract: an image in, recognised words with boxes out.
 
-Tesseract runs as a child process (`tesseract stdin stdout ... hocr`): the
-image goes in on stdin as binary PGM and hOCR, with a box and a confidence
-for every character, comes back on stdout, so no
-temporary files are written (pytesseract writes two per call) and encoding
-costs ~2 ms instead of ~10 ms for PNG. Every call is single-threaded
-(`OMP_THREAD_LIMIT=1` in the child's environment): on 2 cores Tesseract's
-OpenMP threads fight each other, a full page took 9.0 s with them and 3.9 s
-without (DESIGN.md), and the pipeline runs one Tesseract per core instead.
+The pipeline's calls (`recognise_words`) go to libtesseract in this process
+through tesserocr, with one engine per thread, language and segmentation
+mode, loaded once and kept: starting the `tesseract` program and loading the
+language model cost ~0.15 s of the ~0.4 s a page took, on every page.
+The output is hOCR with a box and a confidence for every character, parsed
+the same way whichever way Tesseract ran.
 
-Starting a process and loading the language model costs ~0.13 s, which is
-why the callers put everything they need read on one page into one image.
-Language, page segmentation mode, resolution and any `-c` variable are
-always passed explicitly, so a call does not depend on a config file.
+The baseline (`full_page_text`) is the `tesseract` program itself, as an
+operator would run it, in a child process fed through stdin (no temporary
+files).
+
+Every run is single-threaded (`OMP_THREAD_LIMIT=1`, set for this process
+before the library starts its OpenMP runtime, and in the child's
+environment): on 2 cores Tesseract's OpenMP threads fight each other, a full
+page took 9.0 s with them and 3.9 s without (DESIGN.md), and the pipeline
+runs one Tesseract per core instead. Language, segmentation mode, resolution
+and any variable are always passed explicitly, so no call depends on a
+config file.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
+import numpy as np
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+import tesserocr  # after the thread limit, which the library reads when it loads
 
 from intake.errors import IntakeError
 from intake.model import Gray
 
 TESSERACT = "tesseract"
 LANGUAGE = "swe"
-DEFAULT_TIMEOUT_S = 30.0
 # A whole page with the default automatic segmentation; only the baseline uses it.
 FULL_PAGE_TIMEOUT_S = 120.0
 XHTML = "{http://www.w3.org/1999/xhtml}"
+# Where Debian's tesseract-ocr-swe puts the models; TESSDATA_PREFIX overrides.
+TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata")
 EXIT_SOFTWARE = 70  # sysexits EX_SOFTWARE: our OCR engine failed, not the sender's file
 
 
@@ -178,6 +190,40 @@ def parse_hocr(hocr: str) -> list[OcrWord]:
     return words
 
 
+def tessdata_dir(lang: str = LANGUAGE) -> str:
+    """The folder holding `<lang>.traineddata`: TESSDATA_PREFIX, else Debian's."""
+    candidates = [os.environ["TESSDATA_PREFIX"]] if os.environ.get("TESSDATA_PREFIX") else []
+    candidates += TESSDATA_DIRS
+    for folder in candidates:
+        if (Path(folder) / f"{lang}.traineddata").is_file():
+            return folder
+    raise TesseractError(
+        f"no {lang}.traineddata in {', '.join(candidates)} "
+        "(Debian: apt-get install tesseract-ocr tesseract-ocr-swe)"
+    )
+
+
+_engines = threading.local()
+
+
+def _engine(lang: str, psm: int) -> tesserocr.PyTessBaseAPI:
+    cache: dict[tuple[str, int], tesserocr.PyTessBaseAPI] = _engines.__dict__.setdefault(
+        "by_key", {}
+    )
+    api = cache.get((lang, psm))
+    if api is None:
+        if psm not in {int(m) for m in vars(tesserocr.PSM).values() if isinstance(m, int)}:
+            raise TesseractError(f"Tesseract has no page segmentation mode {psm}")
+        try:
+            api = tesserocr.PyTessBaseAPI(
+                path=tessdata_dir(lang), lang=lang, oem=tesserocr.OEM.LSTM_ONLY, psm=psm
+            )
+        except RuntimeError as exc:
+            raise TesseractError(f"cannot start Tesseract for {lang!r}: {exc}") from None
+        cache[(lang, psm)] = api
+    return api
+
+
 def recognise_words(
     image: Gray,
     *,
@@ -185,17 +231,27 @@ def recognise_words(
     dpi: int,
     lang: str = LANGUAGE,
     config: Mapping[str, str] | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
 ) -> list[OcrWord]:
     """Every word Tesseract finds in `image` (grayscale, 0 = black), in reading order.
 
     `dpi` is the image's real resolution: Tesseract's size limits (what is a
     speck, what is a letter) depend on it.
     """
-    args = ["-l", lang, "--oem", "1", "--psm", str(psm), "--dpi", str(dpi)]
+    api = _engine(lang, psm)
     # Character boxes let a caller put each character back in its comb cell.
-    args += _config_args({"hocr_char_boxes": "1", **(config or {})})
-    return parse_hocr(_run([*args, "hocr"], image, timeout))
+    for key, value in {"hocr_char_boxes": "1", **(config or {})}.items():
+        if not api.SetVariable(key, value):
+            raise TesseractError(f"Tesseract has no variable {key!r}")
+    pixels = np.ascontiguousarray(image, dtype=np.uint8)
+    height, width = pixels.shape
+    api.SetImageBytes(pixels.tobytes(), width, height, 1, width)
+    api.SetSourceResolution(dpi)
+    fragment = api.GetHOCRText(0)
+    api.Clear()
+    if fragment is None:
+        raise TesseractError("Tesseract gave no hOCR for the image")
+    # The library returns the page's <div> alone: give it the document's namespace.
+    return parse_hocr(f'<div xmlns="http://www.w3.org/1999/xhtml">{fragment}</div>')
 
 
 def full_page_text(

@@ -244,13 +244,15 @@ def test_tesseract_words_boxes_and_errors(monkeypatch: pytest.MonkeyPatch) -> No
     assert "Dubbelsammankoppling" in full_page_text(_at_150_dpi(page))
 
     with pytest.raises(TesseractError) as slow:
-        recognise_words(page, psm=3, dpi=CANONICAL_DPI, timeout=0.01)
+        full_page_text(page, timeout=0.01)
     assert slow.value.exit_code == 70 and "stopped" in slow.value.message
-    with pytest.raises(TesseractError, match="PSM"):
+    with pytest.raises(TesseractError, match="segmentation mode"):
         recognise_words(page[:50, :50], psm=99, dpi=CANONICAL_DPI)
+    with pytest.raises(TesseractError, match=r"no xx\.traineddata"):
+        recognise_words(page[:50, :50], psm=7, dpi=CANONICAL_DPI, lang="xx")
     monkeypatch.setattr("intake.tesseract.TESSERACT", "/nonexistent/tesseract")
     with pytest.raises(TesseractError, match="not installed"):
-        recognise_words(page[:50, :50], psm=7, dpi=CANONICAL_DPI)
+        full_page_text(page[:50, :50])
 
 
 def _word(text: str, left: int = 0, pitch: int = 20, conf: float = 0.95) -> OcrWord:
