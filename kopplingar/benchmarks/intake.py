@@ -75,6 +75,7 @@ class Scores:
     signatures: Counter[tuple[str, str]] = field(default_factory=Counter)
     blank_signed: int = 0
     hand_changes: Tally = field(default_factory=Tally)  # a finding names the changed field
+    key_misses: list[str] = field(default_factory=list)
 
 
 def _load(corpus: Path) -> tuple[list[Any], dt.date]:
@@ -174,6 +175,12 @@ def _score(entry: dict[str, Any], documents: list[Any], base_text: str, scores: 
                 and doc.fields[name].value == truth["fields"][name]
             )
             scores.key_fields.add(ok)
+            if not ok:
+                got = doc.fields[name].value if doc is not None and name in doc.fields else None
+                scores.key_misses.append(
+                    f"{entry['file']} {name}: {truth['fields'][name]} read as {got!r} "
+                    f"({', '.join(entry.get('degradations', []))})"
+                )
             scores.baseline_key_fields.add(truth["fields"][name] in base_digits)
             all_right &= ok
         scores.key_forms.add(all_right)
@@ -200,6 +207,7 @@ def _report(
         lines.append(f"  ratio baseline/ours       {ratio:6.1f}x")
     lines += ["", "organisationsnummer + subscription numbers on pre-filled forms (exact)"]
     lines.append(f"  ours:     fields {s.key_fields}   forms with all right {s.key_forms}")
+    lines += [f"    miss: {miss}" for miss in s.key_misses]
     if theirs:
         lines.append(f"  baseline: fields {s.baseline_key_fields}  (found anywhere in the text)")
     lines += [

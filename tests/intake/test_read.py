@@ -290,6 +290,27 @@ def test_check_digit_repair_of_a_misread_zero() -> None:
     assert typed_reading(sub, [], _slots(8), []) == ("", "", 0.0)
 
 
+def _confident_word(text: str, confidences: list[float]) -> OcrWord:
+    chars = tuple(OcrChar(ch, conf, i * 20 + 2, 10, (i + 1) * 20 - 2, 40)
+                  for i, (ch, conf) in enumerate(zip(text, confidences, strict=True)))
+    return OcrWord(text, min(confidences), 0, 10, len(text) * 20, 40, 0, chars)
+
+
+def test_two_possible_repairs_are_decided_by_the_least_sure_digit() -> None:
+    sub = form_spec(FormKind.DUAL).field("client_subscription")
+    # 10081941 read as 18081941: both 8s could be the zero (10081941, 18001941 pass Luhn).
+    sure = [0.99] * 8
+    unsure_second = list(sure)
+    unsure_second[1] = 0.93
+    value, _raw, confidence = typed_reading(
+        sub, [_confident_word("18081941", unsure_second)], _slots(8), [])
+    assert value == "10081941" and confidence <= 0.5
+    # Equally sure of both: no guess, the raw reading goes to a person.
+    value, _raw, confidence = typed_reading(
+        sub, [_confident_word("18081941", sure)], _slots(8), [])
+    assert value == "18081941" and confidence < 0.5
+
+
 def test_email_gets_its_at_back() -> None:
     email = form_spec(FormKind.DUAL).field("new_firm_email")
     text = "adminQbyran.example.se"
