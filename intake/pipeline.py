@@ -106,12 +106,10 @@ def _png(image: Gray) -> bytes:
 
 
 def _is_blank(image: Gray) -> bool:
-    small = cv2.resize(
-        image,
-        (max(1, image.shape[1] // 4), max(1, image.shape[0] // 4)),
-        interpolation=cv2.INTER_AREA,
-    )
-    return float(np.count_nonzero(small < 128)) / small.size < BLANK_PAGE_INK
+    # Every 4th pixel each way: a form has ink all over (combs, bands, markers), so a
+    # sample cannot miss it, and sampling costs 0.3 ms where resizing a 300 dpi page costs 4.
+    sample = image[::4, ::4]
+    return float(np.count_nonzero(sample < 128)) / sample.size < BLANK_PAGE_INK
 
 
 def _unreadable(page: PageImage, reason: str, ident: Identification | None) -> DocumentResult:
