@@ -73,7 +73,7 @@ class FieldReading:
     value: str  # canonical where it parsed (e.g. NNNNNN-NNNN), else the raw OCR text
     raw: str  # what OCR produced, before any clean-up
     confidence: float  # 0..1
-    crop_png: bytes  # the field's crop from the aligned page, for the reviewer
+    crop: Gray  # the field's crop from the aligned page, for the reviewer (encoded when queued)
     ink_outside_print: float = 0.0  # share of the box with ink that the issued print lacks
 
 
@@ -88,7 +88,7 @@ class SignatureReading:
     party: str
     state: SignatureState
     ink: float  # share of the signature area covered by ink not in the template
-    crop_png: bytes
+    crop: Gray  # the signature area, for the reviewer (encoded when queued)
 
 
 class Severity(StrEnum):

@@ -274,11 +274,13 @@ def to_new_submissions(result: FileResult, *, source_kind: str) -> list[NewSubmi
                 quality_mm=doc.quality_mm,
                 pages=pages,
                 fields=[
-                    NewField(f.name, f.value, f.raw, f.confidence, f.crop_png, f.ink_outside_print)
+                    NewField(
+                        f.name, f.value, f.raw, f.confidence, _png(f.crop), f.ink_outside_print
+                    )
                     for f in doc.fields.values()
                 ],
                 signatures=[
-                    NewSignature(s.party, s.state.value, s.ink, s.crop_png)
+                    NewSignature(s.party, s.state.value, s.ink, _png(s.crop))
                     for s in doc.signatures.values()
                 ],
                 findings=[

@@ -307,12 +307,6 @@ def _choice_reading(image: Gray, field: FieldSpec, dpi: float) -> tuple[str, str
     return field.options[order[0]].value, raw, (best - second) / best
 
 
-def _png(image: Gray) -> bytes:
-    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 3])
-    if not ok:
-        raise ValueError(f"cannot encode a {image.shape} crop as PNG")
-    return bytes(buf)
-
 
 def _outside_print(scan: Gray, expected: Gray, box: Box, dpi: float) -> float:
     """Share of `box` with ink in the scan where the expected page has none nearby."""
@@ -388,7 +382,7 @@ def read_fields(
             value=value,
             raw=raw,
             confidence=round(min(max(confidence, 0.0), 1.0), 4),
-            crop_png=_png(_crop(image, _grow(field.box, CROP_MARGIN), dpi)),
+            crop=np.ascontiguousarray(_crop(image, _grow(field.box, CROP_MARGIN), dpi)),
             ink_outside_print=outside,
         )
     return readings

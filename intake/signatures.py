@@ -129,12 +129,9 @@ def signature_ink(
     return float(np.count_nonzero(inner)) / inner.size
 
 
-def _crop_png(page: Gray, area: Box, dpi: float) -> bytes:
+def _crop(page: Gray, area: Box, dpi: float) -> Gray:
     left, top, right, bottom = _window(area, CROP_PAD_MM, dpi, page.shape)
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(page[top:bottom, left:right]))
-    if not ok:  # only for an empty crop, which an aligned page cannot give
-        return b""
-    return bytes(buf)
+    return np.ascontiguousarray(page[top:bottom, left:right])
 
 
 def read_signatures(
@@ -159,6 +156,6 @@ def read_signatures(
             party=sig.party,
             state=thresholds.state(ink),
             ink=ink,
-            crop_png=_crop_png(aligned.image, sig.area, aligned.dpi),
+            crop=_crop(aligned.image, sig.area, aligned.dpi),
         )
     return readings

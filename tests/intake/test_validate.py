@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -61,6 +62,9 @@ ISSUED_FIELDS = {"client_date", "new_firm_date", "firm_date", "new_firm_signator
                  "firm_signatory_name"}  # written by hand, not pre-filled
 
 
+NO_CROP = np.full((1, 1), 255, np.uint8)  # validation never looks at the pixels
+
+
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
     with Session(engine) as s:
@@ -79,14 +83,16 @@ def readings(values: Mapping[str, str], *, confidence: float = 0.97,
     for f in form_spec(kind).fields:
         value = values.get(f.name, "")
         conf = (low or {}).get(f.name, confidence if value else 1.0)
-        out[f.name] = FieldReading(f.name, value, value, conf, b"",
+        out[f.name] = FieldReading(f.name, value, value, conf, NO_CROP,
                                    (ink or {}).get(f.name, 0.0))
     return out
 
 
 def signed(kind: FormKind, **states: SignatureState) -> dict[str, SignatureReading]:
     return {
-        s.party: SignatureReading(s.party, states.get(s.party, SignatureState.SIGNED), 0.05, b"")
+        s.party: SignatureReading(
+            s.party, states.get(s.party, SignatureState.SIGNED), 0.05, NO_CROP
+        )
         for s in form_spec(kind).signatures
     }
 
