@@ -130,9 +130,11 @@ def _unreadable(page: PageImage, reason: str, ident: Identification | None) -> D
 def _read_page(
     session: Session, page: PageImage, ctx: IntakeContext, aligned_out: dict[int, Gray]
 ) -> DocumentResult:
-    ident = identify_page(page, qr_key=ctx.qr_key)
+    # Align first: on the canonical page the QR code's place is known, and decoding that
+    # small region costs a fraction of searching the whole page as received.
     aligned = align_page(page, dpi=CANONICAL_DPI)
     if isinstance(aligned, AlignmentFailure):
+        ident = identify_page(page, qr_key=ctx.qr_key)
         kind = ident.kind
         return _unreadable(
             page,
@@ -141,9 +143,10 @@ def _read_page(
             else f"{aligned.reason} (form {kind.value} identified by QR)",
             ident,
         )
-    if ident.method != "qr" or ident.kind is None:
-        ident = identify_aligned(aligned, ctx.qr_key)
     aligned_out[page.index] = aligned.image
+    ident = identify_aligned(aligned, ctx.qr_key)
+    if ident.kind is None:
+        ident = identify_page(page, qr_key=ctx.qr_key)
     if ident.kind is None:
         ident = identify_by_print(aligned)
     if ident.kind is None:
