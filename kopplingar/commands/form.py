@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from sqlmodel import Session
@@ -36,6 +37,8 @@ NO_CHECK = typer.Option(
 )
 ROLE_HELP = "accounting (redovisningsbyrå) or audit (revisionsbyrå)"
 SIGNATORY_ROLE_HELP = "firmatecknare or sysadmin"
+# Every other option of a form command is a field value, named as the field.
+CONTROLS = ("from_json", "blank", "output", "no_registry_check")
 
 
 class InputFileError(KopplingarError):
@@ -100,6 +103,18 @@ def _write(
     print(f"{path}\t{kind.value}\t{ident}")
 
 
+def _from_command_line(kind: FormKind, arguments: dict[str, Any]) -> None:
+    """Split a command's arguments into field values and controls, then write the form."""
+    controls = {name: arguments.pop(name) for name in CONTROLS}
+    _write(
+        kind,
+        _values(controls["from_json"], arguments),
+        blank=controls["blank"],
+        output=controls["output"],
+        check_registry=not controls["no_registry_check"],
+    )
+
+
 @app.command("dual")
 def dual(
     client_name: str = typer.Option(None, help="Client company name (filled from the registry)."),
@@ -125,18 +140,7 @@ def dual(
     no_registry_check: bool = NO_CHECK,
 ) -> None:
     """Dubbelsammankoppling: connect a second firm to a client."""
-    options = {
-        k: v
-        for k, v in locals().items()
-        if k not in ("from_json", "blank", "output", "no_registry_check")
-    }
-    _write(
-        FormKind.DUAL,
-        _values(from_json, options),
-        blank=blank,
-        output=output,
-        check_registry=not no_registry_check,
-    )
+    _from_command_line(FormKind.DUAL, locals())
 
 
 @app.command("disconnect")
@@ -161,15 +165,4 @@ def disconnect(
     no_registry_check: bool = NO_CHECK,
 ) -> None:
     """Bortkoppling: end the connection between a company and a firm."""
-    options = {
-        k: v
-        for k, v in locals().items()
-        if k not in ("from_json", "blank", "output", "no_registry_check")
-    }
-    _write(
-        FormKind.DISCONNECT,
-        _values(from_json, options),
-        blank=blank,
-        output=output,
-        check_registry=not no_registry_check,
-    )
+    _from_command_line(FormKind.DISCONNECT, locals())
