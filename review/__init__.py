@@ -6,6 +6,14 @@ over, the content-addressed `ImageStore`, and the queue's migrations.
 
 from review.db import require_queue_current, upgrade_queue
 from review.errors import ReviewError
+from review.mailmodels import (
+    AttachmentOutcome,
+    InboundAttachment,
+    InboundMessage,
+    MessageState,
+    OutboundMail,
+    OutboxState,
+)
 from review.models import (
     REVIEW_METADATA,
     Submission,
@@ -29,12 +37,18 @@ from review.store import ImageStore
 
 __all__ = [
     "REVIEW_METADATA",
+    "AttachmentOutcome",
     "ImageStore",
+    "InboundAttachment",
+    "InboundMessage",
+    "MessageState",
     "NewField",
     "NewFinding",
     "NewPage",
     "NewSignature",
     "NewSubmission",
+    "OutboundMail",
+    "OutboxState",
     "ReviewError",
     "Submission",
     "SubmissionField",

@@ -70,6 +70,10 @@ class Submission(ReviewModel, table=True):
     unreadable_reason: str | None = Field(default=None, max_length=500)
     blocking_findings: int = 0
     warning_findings: int = 0
+    # The mail it came in, when it came by mail (sender, subject, the raw message).
+    inbound_message_id: int | None = Field(
+        default=None, foreign_key="inbound_messages.id", index=True
+    )
 
 
 class SubmissionPage(ReviewModel, table=True):

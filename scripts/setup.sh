@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 profile="${1:-runtime}"
 runtime_pkgs=(python3 python3-venv python3-dev gcc fonts-dejavu-core ca-certificates
               tesseract-ocr tesseract-ocr-swe)
-test_pkgs=(chromium postgresql-client)
+test_pkgs=(chromium postgresql-client dovecot-imapd)
 pkgs=("${runtime_pkgs[@]}")
 if [ "$profile" = "test" ]; then
   pkgs+=("${test_pkgs[@]}")

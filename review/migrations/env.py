@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import review.mailmodels  # noqa: F401  (registers the mail tables)
 from review.models import REVIEW_METADATA
 
 connection = context.config.attributes.get("connection")
