@@ -7,6 +7,15 @@ render). `RenderError` (exit code 70) is the root of what can go wrong here.
 
 from render.errors import RenderError
 from render.issue import RenderedForm, blank_form, issue_form
+from render.mail import RenderedMail, render_mail
 from render.pdf import render_form_pdf
 
-__all__ = ["RenderError", "RenderedForm", "blank_form", "issue_form", "render_form_pdf"]
+__all__ = [
+    "RenderError",
+    "RenderedForm",
+    "RenderedMail",
+    "blank_form",
+    "issue_form",
+    "render_form_pdf",
+    "render_mail",
+]

@@ -1,0 +1,230 @@
+"""Swedish mail templates: every template with a full context, one-line subjects, clean bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from render import RenderError
+from render.mail import datum, mail_templates, one_line, render_mail, sidor
+
+RECEIVED = dt.datetime(2025, 3, 3, 23, 30, tzinfo=dt.UTC)  # 4 March in Sweden
+FORM_URL = "https://kopplingar.example.se/blanketter"
+MAILBOX = "kopplingar@example.se"
+
+
+def receipt_context(**changes: object) -> dict[str, object]:
+    return {
+        "original_subject": "Skannade blanketter",
+        "received_at": RECEIVED,
+        "mailbox": MAILBOX,
+        "queued": [
+            {
+                "file": "skanning.pdf",
+                "forms": [
+                    {"kind": "dual", "form_id": "7K3QX9P2MD", "pages": [0]},
+                    {"kind": "disconnect", "form_id": None, "pages": [1, 2]},
+                ],
+            },
+            {"file": "foto.jpg", "forms": [{"kind": None, "form_id": None, "pages": [0]}]},
+        ],
+        "unreadable": [{"file": "mobilbild.jpg", "reason": "Bilden är för suddig för att läsas."}],
+        "duplicates": [{"file": "gammal.pdf", "received_on": dt.date(2025, 2, 28)}],
+        "skipped": [{"file": "bilagor.zip", "reason": "Vi öppnar inte zip-filer."}],
+        "review_days": 2,
+        "form_url": FORM_URL,
+    } | changes
+
+
+CONTEXTS: dict[str, dict[str, object]] = {
+    "receipt": receipt_context(),
+    "no_attachment": {
+        "original_subject": "Bortkoppling Åkessons Bygg",
+        "mailbox": MAILBOX,
+        "form_url": FORM_URL,
+    },
+    "message_rejected": {
+        "original_subject": "Alla våra blanketter",
+        "mailbox": MAILBOX,
+        "reason": "Mejlet är 48 MB, och vi tar emot högst 25 MB.",
+        "max_size_mb": 25,
+        "max_files": 20,
+        "form_url": FORM_URL,
+    },
+}
+
+# What each mail must say, in the customer's words.
+MUST_SAY = {
+    "receipt": [
+        "Hej!",
+        "Tack för ditt mejl ”Skannade blanketter” som kom in den 4 mars 2025.",
+        "skanning.pdf\n- Dubbelsammankoppling, blankett-id 7K3Q-X9P2-MD, sida 1\n"
+        "- Bortkoppling, utan blankett-id, sidorna 2–3",
+        "foto.jpg\n- Blankett av okänd sort, utan blankett-id, sida 1",
+        "- mobilbild.jpg: Bilden är för suddig för att läsas.",
+        "200–300 dpi",
+        "alla fyra hörnmarkeringarna syns",
+        "PDF eller JPEG till kopplingar@example.se",
+        "- gammal.pdf: redan mottagen den 28 februari 2025",
+        "Du behöver inte skicka den igen.",
+        "- bilagor.zip: Vi öppnar inte zip-filer.",
+        "oftast inom 2 arbetsdagar",
+        "Du får ett mejl när ändringen är genomförd, eller om något behöver rättas.",
+        FORM_URL,
+    ],
+    "no_attachment": [
+        "Ditt mejl ”Bortkoppling Åkessons Bygg” till kopplingar@example.se",
+        "ingen skannad blankett bifogad",
+        "som PDF eller bild",
+        "200–300 dpi",
+        f"förifylld blankett på {FORM_URL}",
+    ],
+    "message_rejected": [
+        "Vi kunde tyvärr inte ta emot ditt mejl ”Alla våra blanketter”",
+        "Mejlet är 48 MB, och vi tar emot högst 25 MB.",
+        "högst 20 filer och högst 25 MB i varje mejl",
+        "inte i en zip-fil",
+        FORM_URL,
+    ],
+}
+
+SUBJECTS = {
+    "receipt": "Vi har tagit emot ditt mejl: Skannade blanketter",
+    "no_attachment": "Ingen blankett bifogad: Bortkoppling Åkessons Bygg",
+    "message_rejected": "Vi kunde inte ta emot ditt mejl: Alla våra blanketter",
+}
+
+HOSTILE = [
+    "Hej\r\nBcc: evil@example.com",
+    "Hej\nX-Injected: 1",
+    "Hej\u2028Bcc: evil@example.com",
+    "Hej\x00\x1b[31m\x7f\u202edold",
+    "\r\n\r\n",
+    "Å" * 1000,
+]
+
+
+def test_every_template_has_a_test_context() -> None:
+    assert mail_templates() == sorted(CONTEXTS)
+
+
+@pytest.mark.parametrize("template", sorted(CONTEXTS))
+def test_template_renders_natural_swedish(template: str) -> None:
+    mail = render_mail(template, CONTEXTS[template])
+    assert mail.subject == SUBJECTS[template]
+    for text in MUST_SAY[template]:
+        assert text in mail.body
+    assert mail.body.endswith("Vänliga hälsningar\nKundservice, kopplingar\n")
+    assert "\n\n\n" not in mail.body
+    assert all(line == line.rstrip() for line in mail.body.split("\n"))
+
+
+@pytest.mark.parametrize("template", sorted(CONTEXTS))
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_subject_is_one_clean_line_whatever_the_context(template: str, hostile: str) -> None:
+    mail = render_mail(template, CONTEXTS[template] | {"original_subject": hostile})
+    assert mail.subject.isprintable()  # no CR, LF, NUL, escape or bidi override
+    assert mail.subject == " ".join(mail.subject.split())
+    assert len(mail.subject) <= 200
+    assert mail.subject.startswith(SUBJECTS[template].partition(":")[0])
+    for line in mail.body.split("\n"):
+        assert not line.startswith(("Bcc", "X-Injected")), line
+        assert line.isprintable()
+
+
+def test_customer_text_in_the_body_stays_on_its_line() -> None:
+    context = receipt_context(
+        queued=[
+            {
+                "file": "skanning.pdf\r\nBcc: evil@example.com",
+                "forms": [{"kind": "dual", "form_id": "7K3QX9P2MD", "pages": [0]}],
+            }
+        ],
+        skipped=[{"file": "x" * 500 + ".zip", "reason": "Vi öppnar inte zip-filer."}],
+    )
+    body = render_mail("receipt", context).body
+    assert "skanning.pdf Bcc: evil@example.com\n" in body
+    assert not any(line.startswith("Bcc") for line in body.split("\n"))
+    assert max(len(line) for line in body.split("\n")) < 450
+
+
+def test_receipt_without_queued_forms_promises_no_review() -> None:
+    body = render_mail(
+        "receipt",
+        receipt_context(
+            queued=[],
+            duplicates=[],
+            skipped=[],
+            unreadable=[
+                {"file": "a.jpg", "reason": "Sidan är tom."},
+                {"file": "b.jpg", "reason": "Hörnmarkeringarna syns inte."},
+            ],
+        ),
+    ).body
+    assert "väntar på granskning" not in body
+    assert "Vad händer nu?" not in body
+    assert "skicka dem som PDF eller JPEG" in body
+    assert FORM_URL in body
+
+
+def test_receipt_counts_in_singular() -> None:
+    body = render_mail(
+        "receipt",
+        receipt_context(
+            queued=[{"file": "a.pdf", "forms": [{"kind": "dual", "form_id": None, "pages": [3]}]}],
+            review_days=1,
+            original_subject=None,
+            received_at=None,
+        ),
+    ).body
+    assert "Tack för ditt mejl. Här är vad vi hittade i det." in body
+    assert "kontrollerar blanketten, oftast inom 1 arbetsdag." in body
+    assert "sida 4" in body
+
+
+def test_message_rejected_without_a_file_limit() -> None:
+    body = render_mail("message_rejected", CONTEXTS["message_rejected"] | {"max_files": None}).body
+    assert "- Skicka högst 25 MB i varje mejl." in body
+    assert "filer" not in body.split("- Skicka")[1].split("\n")[0]
+
+
+def test_a_missing_context_key_is_named() -> None:
+    context = dict(CONTEXTS["receipt"])
+    del context["review_days"]
+    with pytest.raises(RenderError, match="review_days"):
+        render_mail("receipt", context)
+
+
+@pytest.mark.parametrize("name", ["nonexistent", "../templates/base", "_layout", "Receipt", ""])
+def test_only_existing_mail_templates_render(name: str) -> None:
+    with pytest.raises(RenderError):
+        render_mail(name, CONTEXTS["receipt"])
+
+
+def test_swedish_dates() -> None:
+    assert datum(dt.date(2025, 12, 31)) == "31 december 2025"
+    assert datum(dt.datetime(2025, 6, 30, 22, 30, tzinfo=dt.UTC)) == "1 juli 2025"  # CEST
+    assert datum(dt.datetime(2025, 1, 31, 22, 30, tzinfo=dt.UTC)) == "31 januari 2025"  # CET
+    with pytest.raises(RenderError, match="naive"):
+        datum(dt.datetime(2025, 1, 1, 12, 0))
+
+
+@pytest.mark.parametrize(
+    ("pages", "text"),
+    [
+        ([0], "sida 1"),
+        ([2, 1], "sidorna 2–3"),
+        ([0, 2, 3], "sidorna 1, 3 och 4"),
+        ([0, 2], "sidorna 1 och 3"),
+        ([], ""),
+    ],
+)
+def test_page_lists(pages: list[int], text: str) -> None:
+    assert sidor(pages) == text
+
+
+def test_one_line_cuts_with_an_ellipsis() -> None:
+    assert one_line("  a\r\n b\t c  ") == "a b c"
+    cut = one_line("ord " * 100, 20)
+    assert len(cut) <= 20 and cut.endswith("…")
