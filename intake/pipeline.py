@@ -5,6 +5,13 @@ identified (QR), aligned (fiducials), read (one Tesseract call) and checked
 for signatures; then each document is validated against the registry and
 its issued form. `enqueue_file` hands the documents to the review queue.
 
+`read_file` is two halves that can run in different processes:
+`scan_file` is the heavy part (pages to read documents, ~0.3 s a page) and
+needs no database session, only a way to look up an issued form; its
+`ScannedFile` pickles, so a reader process (`intake.workers`) can run it.
+`finish_file` validates in the caller's session, where the caller's own
+uncommitted submissions count for "already submitted".
+
 Nothing is dropped: a page that cannot be identified or aligned becomes a
 document with `unreadable_reason` (and its image), a file that cannot be
 decoded becomes one such document for the whole file. Only pages that are
@@ -20,7 +27,7 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import cv2
@@ -47,7 +54,7 @@ from intake.printed import identify_by_print
 from intake.read import read_fields
 from intake.signatures import SignatureThresholds, read_signatures
 from intake.validate import validate_document
-from registry import get_issued_form
+from registry import IssuedForm, get_issued_form
 from review import (
     ImageStore,
     NewField,
@@ -80,6 +87,33 @@ class IntakeContext:
     today: dt.date = field(default_factory=dt.date.today)
 
 
+@dataclass(frozen=True)
+class IssuedFormView:
+    """What reading needs of an issued form, detached from any session (it pickles)."""
+
+    id: str
+    kind: FormKind
+    version: str
+    values: Mapping[str, str]
+
+    @classmethod
+    def of(cls, form: IssuedForm) -> IssuedFormView:
+        return cls(form.id, FormKind(form.kind), form.version, dict(form.values))
+
+
+IssuedLookup = Callable[[str], IssuedFormView | None]
+
+
+def lookup_in(session: Session) -> IssuedLookup:
+    """Issued forms as `scan_file` looks them up, from `session`."""
+
+    def lookup(form_id: str) -> IssuedFormView | None:
+        form = get_issued_form(session, form_id)
+        return IssuedFormView.of(form) if form is not None else None
+
+    return lookup
+
+
 @dataclass
 class PageOutcome:
     page: PageImage
@@ -96,6 +130,33 @@ class FileResult:
     aligned_images: dict[int, Gray]  # source page index -> the canonical page
     pages: list[PageOutcome]
     rejected: str | None = None  # the whole file could not be decoded
+
+
+@dataclass(frozen=True)
+class ScannedDocument:
+    """A document as read, before validation.
+
+    `document.findings` holds only what reading found; `qr_valid` is None for
+    a document that is not validated (unreadable, rejected, blank), else
+    whether the id it carries is vouched for (QR seal, or the registry for a
+    printed id).
+    """
+
+    document: DocumentResult
+    qr_valid: bool | None
+
+
+@dataclass
+class ScannedFile:
+    """`scan_file`'s result: a `FileResult` still to be validated. Pickles."""
+
+    name: str
+    sha256: str
+    documents: list[ScannedDocument]
+    page_images: dict[int, Gray]
+    aligned_images: dict[int, Gray]
+    pages: list[PageOutcome]
+    rejected: str | None = None
 
 
 def _png(image: Gray) -> bytes:
@@ -128,21 +189,20 @@ def _unreadable(page: PageImage, reason: str, ident: Identification | None) -> D
 
 
 def _read_page(
-    session: Session, page: PageImage, ctx: IntakeContext, aligned_out: dict[int, Gray]
-) -> DocumentResult:
+    page: PageImage, ctx: IntakeContext, lookup: IssuedLookup, aligned_out: dict[int, Gray]
+) -> ScannedDocument:
     # Align first: on the canonical page the QR code's place is known, and decoding that
     # small region costs a fraction of searching the whole page as received.
     aligned = align_page(page, dpi=CANONICAL_DPI)
     if isinstance(aligned, AlignmentFailure):
         ident = identify_page(page, qr_key=ctx.qr_key)
         kind = ident.kind
-        return _unreadable(
-            page,
+        reason = (
             aligned.reason
             if kind is None
-            else f"{aligned.reason} (form {kind.value} identified by QR)",
-            ident,
+            else f"{aligned.reason} (form {kind.value} identified by QR)"
         )
+        return ScannedDocument(_unreadable(page, reason, ident), None)
     aligned_out[page.index] = aligned.image
     ident = identify_aligned(aligned, ctx.qr_key)
     if ident.kind is None:
@@ -150,17 +210,19 @@ def _read_page(
     if ident.kind is None:
         ident = identify_by_print(aligned)
     if ident.kind is None:
-        return _unreadable(page, f"fiducials found but {ident.detail}", ident)
-    return _read_aligned(session, aligned, ident, ctx)
+        return ScannedDocument(
+            _unreadable(page, f"fiducials found but {ident.detail}", ident), None
+        )
+    return _read_aligned(aligned, ident, ctx, lookup)
 
 
 def _read_aligned(
-    session: Session, aligned: AlignedPage, ident: Identification, ctx: IntakeContext
-) -> DocumentResult:
+    aligned: AlignedPage, ident: Identification, ctx: IntakeContext, lookup: IssuedLookup
+) -> ScannedDocument:
     assert ident.kind is not None
     kind = ident.kind
     spec = form_spec(kind)
-    issued = get_issued_form(session, ident.form_id) if ident.form_id else None
+    issued = lookup(ident.form_id) if ident.form_id else None
     qr_valid = ident.qr_valid
     extra: list[Finding] = []
     if ident.method == "text":
@@ -191,25 +253,94 @@ def _read_aligned(
     signatures = read_signatures(
         aligned, spec, ctx.templates.blank(kind), thresholds=ctx.thresholds
     )
-    findings = validate_document(
-        session,
-        kind,
-        fields,
-        signatures,
-        issued=issued,
-        form_id=ident.form_id,
-        qr_valid=qr_valid,
-        already_submitted=bool(ident.form_id) and form_id_submitted(session, ident.form_id or ""),
-        today=ctx.today,
-    )
-    return DocumentResult(
+    document = DocumentResult(
         kind=kind,
         form_id=ident.form_id,
         pages=[aligned.page.index],
         quality_mm=aligned.reprojection_mm,
         fields=dict(fields),
         signatures=dict(signatures),
-        findings=extra + list(findings),
+        findings=extra,
+    )
+    return ScannedDocument(document, qr_valid)
+
+
+def scan_file(
+    data: bytes,
+    name: str,
+    ctx: IntakeContext,
+    lookup_issued: IssuedLookup,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> ScannedFile:
+    """Every form in one file, read but not validated; never raises for bad input.
+
+    Needs no database session: `lookup_issued` gives the issued form of an
+    id (the expected page is rendered from its values).
+    """
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        pages = extract_pages(data, name, limits=ctx.limits)
+    except InputRejected as exc:
+        doc = DocumentResult(kind=None, form_id=None, unreadable_reason=exc.message)
+        doc.findings.append(Finding("file.rejected", Severity.BLOCKING, exc.customer_message))
+        return ScannedFile(
+            name, sha, [ScannedDocument(doc, None)], {}, {}, [], rejected=exc.message
+        )
+    result = ScannedFile(name, sha, [], {}, {}, [])
+    for page in pages:
+        start = clock()
+        result.page_images[page.index] = page.image
+        if _is_blank(page.image):
+            result.pages.append(PageOutcome(page, clock() - start, blank=True))
+            continue
+        result.documents.append(_read_page(page, ctx, lookup_issued, result.aligned_images))
+        result.pages.append(PageOutcome(page, clock() - start))
+    if not result.documents:
+        doc = DocumentResult(
+            kind=None,
+            form_id=None,
+            pages=[p.index for p in pages],
+            unreadable_reason="every page is blank",
+        )
+        doc.findings.append(
+            Finding("file.blank", Severity.BLOCKING, "Filen innehåller bara tomma sidor.")
+        )
+        result.documents.append(ScannedDocument(doc, None))
+    return result
+
+
+def _validated(session: Session, scanned: ScannedDocument, ctx: IntakeContext) -> DocumentResult:
+    doc = scanned.document
+    if scanned.qr_valid is None or doc.kind is None:
+        return replace(doc, findings=list(doc.findings))
+    # The issued form again, from the caller's session: validation sees the registry
+    # as the transaction that will queue the result sees it.
+    issued = get_issued_form(session, doc.form_id) if doc.form_id else None
+    findings = validate_document(
+        session,
+        doc.kind,
+        doc.fields,
+        doc.signatures,
+        issued=issued,
+        form_id=doc.form_id,
+        qr_valid=scanned.qr_valid,
+        already_submitted=bool(doc.form_id) and form_id_submitted(session, doc.form_id or ""),
+        today=ctx.today,
+    )
+    return replace(doc, findings=[*doc.findings, *findings])
+
+
+def finish_file(session: Session, scanned: ScannedFile, ctx: IntakeContext) -> FileResult:
+    """`scanned` validated against the registry in `session` (only read): the findings."""
+    return FileResult(
+        scanned.name,
+        scanned.sha256,
+        [_validated(session, d, ctx) for d in scanned.documents],
+        scanned.page_images,
+        scanned.aligned_images,
+        scanned.pages,
+        rejected=scanned.rejected,
     )
 
 
@@ -222,34 +353,8 @@ def read_file(
     clock: Callable[[], float] = time.perf_counter,
 ) -> FileResult:
     """Every form in one file, read and validated; never raises for bad input."""
-    sha = hashlib.sha256(data).hexdigest()
-    try:
-        pages = extract_pages(data, name, limits=ctx.limits)
-    except InputRejected as exc:
-        doc = DocumentResult(kind=None, form_id=None, unreadable_reason=exc.message)
-        doc.findings.append(Finding("file.rejected", Severity.BLOCKING, exc.customer_message))
-        return FileResult(name, sha, [doc], {}, {}, [], rejected=exc.message)
-    result = FileResult(name, sha, [], {}, {}, [])
-    for page in pages:
-        start = clock()
-        result.page_images[page.index] = page.image
-        if _is_blank(page.image):
-            result.pages.append(PageOutcome(page, clock() - start, blank=True))
-            continue
-        result.documents.append(_read_page(session, page, ctx, result.aligned_images))
-        result.pages.append(PageOutcome(page, clock() - start))
-    if not result.documents:
-        doc = DocumentResult(
-            kind=None,
-            form_id=None,
-            pages=[p.index for p in pages],
-            unreadable_reason="every page is blank",
-        )
-        doc.findings.append(
-            Finding("file.blank", Severity.BLOCKING, "Filen innehåller bara tomma sidor.")
-        )
-        result.documents.append(doc)
-    return result
+    scanned = scan_file(data, name, ctx, lookup_in(session), clock=clock)
+    return finish_file(session, scanned, ctx)
 
 
 def to_new_submissions(result: FileResult, *, source_kind: str) -> list[NewSubmission]:
