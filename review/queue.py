@@ -73,6 +73,7 @@ class NewSubmission:
     signatures: list[NewSignature] = field(default_factory=list)
     findings: list[NewFinding] = field(default_factory=list)
     unreadable_reason: str | None = None
+    inbound_message_id: int | None = None  # the mail it came in, if it came by mail
 
 
 def enqueue(session: Session, store: ImageStore, new: NewSubmission) -> Submission:
@@ -92,6 +93,7 @@ def enqueue(session: Session, store: ImageStore, new: NewSubmission) -> Submissi
         unreadable_reason=(new.unreadable_reason or None) and new.unreadable_reason[:500],
         blocking_findings=sum(1 for f in new.findings if f.severity == "blocking"),
         warning_findings=sum(1 for f in new.findings if f.severity == "warning"),
+        inbound_message_id=new.inbound_message_id,
     )
     session.add(submission)
     session.flush()
