@@ -9,7 +9,9 @@ migrated to the newest revision.
 
 from __future__ import annotations
 
+import itertools
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +21,12 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from kopplingar.database import upgrade_all
+from kopplingar.localmail.dovecot import LocalDovecot
 from registry import make_engine
+from tests.mailboxes import MailboxUser
 
 BACKENDS = ("sqlite", "postgresql")
+_users = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +73,22 @@ def engine(db_url: str) -> Iterator[Engine]:
     upgrade_all(engine)
     yield engine
     engine.dispose()
+
+
+# Mailboxes: one real Dovecot for the session (started on first use), an empty mailbox
+# per test: a user of its own, so nothing a test does is seen by another.
+
+
+@pytest.fixture(scope="session")
+def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDovecot]:
+    server = LocalDovecot(tmp_path_factory.mktemp("dovecot"))
+    server.enable_xoauth2()
+    with server:
+        yield server
+
+
+@pytest.fixture
+def mailbox_user(dovecot: LocalDovecot) -> MailboxUser:
+    user = MailboxUser(dovecot, f"user{next(_users)}", secrets.token_urlsafe(12))
+    dovecot.add_user(user.username, user.password)
+    return user

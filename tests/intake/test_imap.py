@@ -33,8 +33,8 @@ from intake.imap import (
 )
 from kopplingar.localmail.certs import make_certificate
 from kopplingar.localmail.dovecot import LocalDovecot
-from tests.intake.conftest import MailboxUser
 from tests.intake.tcpproxy import TcpProxy
+from tests.mailboxes import MailboxUser
 
 
 def _message(subject: str, body: str = "Hej!\n", attachment: bytes | None = None) -> bytes:
