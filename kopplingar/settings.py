@@ -15,6 +15,7 @@ import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,36 @@ class Settings(BaseSettings):
     download_limit: int = Field(default=20, ge=1)
     download_window_seconds: int = Field(default=600, ge=1)
     trust_forwarded_for: bool = False
+
+    # The mailbox: IMAP, or a local Maildir / folder of .eml files (demo, tests, imports).
+    mail_folder: Path | None = None
+    imap_host: str | None = None
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_security: Literal["imaps", "starttls", "plain"] = "imaps"
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    imap_token_command: str | None = None  # XOAUTH2: prints an access token (or JSON)
+    imap_ca_file: Path | None = None
+    imap_allow_plain_on_loopback: bool = False
+    imap_folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    quarantine_folder: str = "Quarantine"
+    mail_max_mb: int = Field(default=30, ge=1, le=200)
+    reader_jobs: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    reader_seconds: float = Field(default=120.0, gt=0)
+    reader_memory_mb: int = Field(default=3072, ge=256)
+    watch_idle_seconds: float = Field(default=300.0, gt=0)
+    watch_poll_seconds: float = Field(default=300.0, gt=0)
+    review_days: int = Field(default=2, ge=1)
+
+    # Outgoing mail (replies). Without a host, replies wait in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "smtps", "plain"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_ca_file: Path | None = None
+    smtp_allow_plain_on_loopback: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:

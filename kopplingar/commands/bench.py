@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -31,3 +32,20 @@ def intake(
     from kopplingar.benchmarks.intake import run
 
     print(run(corpus, baseline=not no_baseline))
+
+
+@app.command("mailbox")
+def mailbox(
+    count: int = typer.Option(500, min=1, help="Messages, one scanned form each."),
+    jobs: int = typer.Option(
+        os.cpu_count() or 1, min=1, help="Reader processes (default: one per core)."
+    ),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Queue into this database instead of a temporary SQLite."
+    ),
+    no_baseline: bool = typer.Option(False, "--no-baseline", help="Skip the in-process baseline."),
+) -> None:
+    """Messages from a local Dovecot to the queue: time per message, share spent reading."""
+    from kopplingar.benchmarks.mailbox import run
+
+    print(run(count, jobs, database_url, baseline=not no_baseline))

@@ -1,8 +1,12 @@
 """`kopplingar demo`: the main job on the embedded default.
 
 Migrates the SQLite database in the data directory, loads the sample registry
-(idempotent, so the command can be run again), prints a client to try the
-pages with, and serves the web app on 127.0.0.1:8000.
+and the issued forms of the committed scan corpus (idempotent, so the command
+can be run again), writes the sample mail into `data/sample-mail/` and reads
+it into the review queue exactly as `kopplingar intake poll --folder` would
+(reader processes, replies into the outbox, messages moved to `Processed/`
+or `Quarantine/`), prints a client to try the pages with, and serves the web
+app on 127.0.0.1:8000.
 """
 
 from __future__ import annotations
@@ -13,13 +17,18 @@ import typer
 import uvicorn
 from sqlmodel import Session
 
+from intake.folder import FolderMailbox
 from kopplingar.app import create_app
 from kopplingar.context import build_context
 from kopplingar.database import upgrade_all
 from kopplingar.errors import ConfigError
+from kopplingar.mailing import build_mail_intake
 from kopplingar.settings import Mode, load_settings
 from registry import import_registry
+from review import queue_counts
 from samples import REGISTRY_JSON
+from samples.mail import build_sample_mail
+from samples.scans import CORPUS_DIR, record_issued
 
 
 def demo(
@@ -35,8 +44,21 @@ def demo(
     upgrade_all(ctx.engine)
     with Session(ctx.engine) as session:
         report = import_registry(session, REGISTRY_JSON)
+        record_issued(session, CORPUS_DIR, skip_existing=True)
         session.commit()
     print(report.summary())
+    mail_dir = settings.data_dir / "sample-mail"
+    written = build_sample_mail(mail_dir, mailbox=settings.mailbox_address)
+    mail = build_mail_intake(settings, ctx.engine, ctx.qr_key)
+    source = FolderMailbox(mail_dir)
+    with mail.readers() as pool:
+        source.open()
+        summary = mail.run_pass(source, pool)
+        source.close()
+    print(f"sample mail: {len(written)} messages in {mail_dir}; {summary.line()}")
+    with Session(ctx.engine) as session:
+        counts = queue_counts(session)
+    print("review queue: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     sample = json.loads(REGISTRY_JSON.read_text(encoding="utf-8"))
     example = sample["subscriptions"][0]
     print(f"database: {settings.resolved_database_url()}")

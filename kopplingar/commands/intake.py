@@ -1,27 +1,37 @@
-"""`kopplingar intake file PATH...`: read scans from files and queue them.
+"""`kopplingar intake file|poll|watch`: scans from files or the mailbox into the queue.
 
 Each file is read, validated and (unless `--dry-run`) put in the review queue
 in its own transaction, so one bad file never holds up the others. With
 `--json`, one JSON object per input file on stdout (shape in the README);
 otherwise one line per document and a summary.
+
+`poll` (cron) and `watch` (long-running) read the mailbox through
+`kopplingar.mailing`; the guarantees are in `intake.mailbox`. Both print one
+summary line per pass and leave replies to the outbox and SMTP.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import typer
 from sqlmodel import Session
 
+from intake.mailbox import MailSource, PollSummary
 from intake.pipeline import IntakeContext, enqueue_file, file_json, read_file
+from intake.watch import WatchTiming, watch
 from kopplingar.context import build_context
 from kopplingar.database import require_all_current
 from kopplingar.errors import EX_NOINPUT, KopplingarError
+from kopplingar.mailing import MailIntake, build_mail_intake, mail_source
 from kopplingar.settings import load_settings
 from kopplingar.templates import RenderedTemplates
 from review import ImageStore
+from review.outbox import DeliveryReport
 
 app = typer.Typer(help="Read scanned forms into the review queue.", no_args_is_help=True)
 
@@ -70,3 +80,86 @@ def file(
                 print(f"{path.name}\tpages {doc.pages}\t{what}\t{doc.form_id or '-'}\t{state}")
     verb = "read (dry run)" if dry_run else "queued"
     print(f"{len(paths)} files: {queued} forms {verb}, {unreadable} unreadable", file=sys.stderr)
+
+
+def _mail_intake(folder: Path | None) -> tuple[MailIntake, MailSource]:
+    settings = load_settings()
+    app_ctx = build_context(settings)
+    require_all_current(app_ctx.engine)
+    return build_mail_intake(settings, app_ctx.engine, app_ctx.qr_key), mail_source(
+        settings, folder
+    )
+
+
+def _print_delivery(report: DeliveryReport | None) -> None:
+    if report is None:
+        print("replies: waiting in the outbox (no SMTP server configured)", file=sys.stderr)
+    else:
+        print(
+            f"replies: {report.sent} sent, {report.deferred} deferred, "
+            f"{report.failed} failed, {report.suppressed} suppressed",
+            file=sys.stderr,
+        )
+
+
+@app.command("poll")
+def poll(
+    folder: Path | None = typer.Option(
+        None, "--folder", help="Read a Maildir or a folder of .eml files instead of IMAP."
+    ),
+) -> None:
+    """One pass over the mailbox, for cron: record, read, queue, reply, move.
+
+    Exit 0 when the pass completed; 75 when the mailbox could not be reached or
+    another run holds it (cron simply tries again); 77 when the login was refused;
+    78 when the configuration is missing or unsafe.
+    """
+    mail, source = _mail_intake(folder)
+    with mail.readers() as pool:
+        source.open()
+        try:
+            summary = mail.run_pass(source, pool)
+        finally:
+            source.close()
+    print(f"poll: {summary.line()}")
+    _print_delivery(mail.deliver_replies())
+
+
+@app.command("watch")
+def watch_command(
+    folder: Path | None = typer.Option(
+        None, "--folder", help="Watch a Maildir or a folder of .eml files instead of IMAP."
+    ),
+) -> None:
+    """Keep reading the mailbox: IMAP IDLE, with a periodic pass as a fallback.
+
+    Stops cleanly on SIGTERM or Ctrl-C between two messages.
+    """
+    settings = load_settings()
+    mail, source = _mail_intake(folder)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        print(f"watch: signal {signum}, stopping after the current message", file=sys.stderr)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    def one_pass(src: MailSource) -> PollSummary:
+        summary = mail.run_pass(src, pool, should_stop=stop.is_set)
+        _print_delivery(mail.deliver_replies())
+        return summary
+
+    with mail.readers() as pool:
+        passes = watch(
+            source,
+            one_pass,
+            timing=WatchTiming(
+                idle_seconds=settings.watch_idle_seconds,
+                poll_seconds=settings.watch_poll_seconds,
+            ),
+            should_stop=stop.is_set,
+            report=lambda line: print(f"watch: {line}", flush=True),
+        )
+    print(f"watch: stopped after {passes} passes", file=sys.stderr)

@@ -37,7 +37,7 @@ from typing import Any, TypedDict
 from sqlmodel import Session
 
 from forms import FormKind, clean_values, form_spec, parse_date
-from registry import record_issued_form
+from registry import get_issued_form, record_issued_form
 
 SIGNATURE_STATES = ("signed", "empty")
 FORMATS = ("pdf", "jpeg", "png", "tiff")
@@ -162,9 +162,16 @@ def load_issued(directory: Path) -> list[IssuedRecord]:
     return forms
 
 
-def record_issued(session: Session, directory: Path, *, source: str = "samples") -> int:
-    """Record every form of the corpus's issued.json; the caller commits. Returns the count."""
+def record_issued(
+    session: Session, directory: Path, *, source: str = "samples", skip_existing: bool = False
+) -> int:
+    """Record every form of the corpus's issued.json; the caller commits. Returns the count.
+
+    With `skip_existing`, forms already recorded are left as they are (the demo runs again).
+    """
     forms = load_issued(directory)
+    if skip_existing:
+        forms = [r for r in forms if get_issued_form(session, r["form_id"]) is None]
     for r in forms:
         record_issued_form(session, form_id=r["form_id"], kind=r["kind"], version=r["version"],
                            values=r["values"], signatories=r["signatories"], source=source)

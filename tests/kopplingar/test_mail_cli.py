@@ -1,0 +1,178 @@
+"""`kopplingar intake poll` and `intake watch` as cron and systemd run them: exit codes, lines.
+
+Each test runs the installed command in a process of its own against the
+test's database and, where it says so, the session's Dovecot.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from kopplingar.localmail.smtp import LocalSmtp
+from tests.intake.mailenv import message
+from tests.mailboxes import MailboxUser
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(engine: Engine, tmp_path: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOPPLINGAR_")}
+    env.update(
+        {
+            "KOPPLINGAR_DATA_DIR": str(tmp_path / "data"),
+            "KOPPLINGAR_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "KOPPLINGAR_READER_JOBS": "1",
+            **{f"KOPPLINGAR_{k.upper()}": v for k, v in settings.items()},
+        }
+    )
+    return env
+
+
+def _imap(user: MailboxUser, **changes: str) -> dict[str, str]:
+    config = user.config()
+    return {
+        "imap_host": config.host,
+        "imap_port": str(config.port),
+        "imap_username": config.username,
+        "imap_password": config.password or "",
+        "imap_ca_file": str(config.ca_file),
+        **changes,
+    }
+
+
+def _kopplingar(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kopplingar.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_poll_a_folder_prints_a_summary_and_exits_0(engine: Engine, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "1.eml").write_bytes(message("anna@kund.se", "Blankett"))
+    done = _kopplingar(
+        "intake", "poll", "--folder", str(inbox), env=_env(engine, tmp_path), cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 read, 0 queued" in done.stdout and "1 moved" in done.stdout
+    assert "waiting in the outbox" in done.stderr
+    assert (inbox / "Processed" / "1.eml").exists()
+
+
+def test_poll_without_a_mailbox_is_a_configuration_error(engine: Engine, tmp_path: Path) -> None:
+    done = _kopplingar("intake", "poll", env=_env(engine, tmp_path), cwd=tmp_path)
+    assert done.returncode == 78
+    assert "KOPPLINGAR_IMAP_HOST" in done.stderr
+
+
+def test_poll_exit_codes_say_what_happened(
+    engine: Engine, tmp_path: Path, mailbox_user: MailboxUser
+) -> None:
+    refused = _kopplingar(
+        "intake",
+        "poll",
+        env=_env(engine, tmp_path, **_imap(mailbox_user, imap_password="wrong")),
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 77, refused.stderr
+    plain = _kopplingar(
+        "intake",
+        "poll",
+        env=_env(engine, tmp_path, **_imap(mailbox_user, imap_security="plain")),
+        cwd=tmp_path,
+    )
+    assert plain.returncode == 78, plain.stderr
+    with LocalSmtp(tmp_path / "smtp") as smtp:
+        mailbox_user.deliver(message("anna@kund.se", "Blankett"))
+        smtp_settings = {
+            "smtp_host": smtp.host,
+            "smtp_port": str(smtp.port),
+            "smtp_ca_file": str(smtp.ca_file),
+        }
+        ok = _kopplingar(
+            "intake",
+            "poll",
+            env=_env(engine, tmp_path, **_imap(mailbox_user), **smtp_settings),
+            cwd=tmp_path,
+        )
+        assert ok.returncode == 0, ok.stderr
+        assert "1 read" in ok.stdout
+        assert "replies: 1 sent" in ok.stderr
+        [reply] = smtp.wait_for(1)
+        assert reply["To"] == "anna@kund.se"
+    assert len(mailbox_user.messages("Processed")) == 1
+
+
+def test_poll_of_an_unreachable_server_exits_75(engine: Engine, tmp_path: Path) -> None:
+    done = _kopplingar(
+        "intake",
+        "poll",
+        env=_env(
+            engine,
+            tmp_path,
+            imap_host="127.0.0.1",
+            imap_port="9",
+            imap_username="k",
+            imap_password="p",
+        ),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 75, done.stderr
+    assert "127.0.0.1:9" in done.stderr
+
+
+def test_watch_reads_new_mail_at_once_and_stops_on_sigterm(
+    engine: Engine, tmp_path: Path, mailbox_user: MailboxUser
+) -> None:
+    env = _env(
+        engine,
+        tmp_path,
+        **_imap(mailbox_user),
+        watch_idle_seconds="120",
+        watch_poll_seconds="120",
+    )
+    mailbox_user.deliver(message("forst@kund.se", "Först"))
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "kopplingar.cli", "intake", "watch"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert watcher.stdout is not None
+        first = watcher.stdout.readline()
+        assert "1 read" in first, first
+        # Now idle: a new message is read within seconds, not at the next periodic pass.
+        delivered = time.monotonic()
+        mailbox_user.deliver(message("sedan@kund.se", "Sedan"))
+        second = watcher.stdout.readline()
+        assert "1 read" in second, second
+        assert time.monotonic() - delivered < 30
+        watcher.send_signal(signal.SIGTERM)
+        assert watcher.wait(timeout=60) == 0
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+        for stream in (watcher.stdout, watcher.stderr):
+            if stream is not None:
+                stream.close()
+    assert len(mailbox_user.messages("Processed")) == 2
