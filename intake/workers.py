@@ -412,6 +412,16 @@ class ReaderPool:
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
 
+    def wait_ready(self) -> None:
+        """Block until every reader is set up; a reader that cannot be raises here."""
+        if self._closed:
+            raise ReaderPoolError("the reader pool is closed")
+        while not all(c.ready for c in self._children):
+            self._wait()
+            now = time.monotonic()
+            for child in list(self._children):
+                self._poll(child, now, [], [], [], deque())
+
     def _hand(self, child: _Child, index: int, items: Sequence[tuple[bytes, str]]) -> None:
         child.task = index
         child.deadline = time.monotonic() + self._limits.seconds

@@ -200,6 +200,7 @@ def started() -> Started:
 @pytest.fixture(scope="module")
 def pool(ctx: IntakeContext, corpus_url: str, started: Started) -> Iterator[ReaderPool]:
     with ReaderPool(ReaderSetup(ctx, corpus_url), jobs=2, on_start=started) as pool:
+        pool.wait_ready()
         yield pool
 
 
@@ -277,8 +278,7 @@ def test_results_come_in_input_order_whichever_reader_finishes_first(
     ]
     results = pool.scan_many(items)
     assert [r.name if isinstance(r, ScannedFile) else r for r in results] == [n for _, n in items]
-    first = started.pids(0)
-    assert first and started.pids(1) and started.pids(1) != first, "ran beside the long one"
+    assert started.pids(1) != started.pids(0), "ran beside the long one"
     long_one = results[0]
     assert isinstance(long_one, ScannedFile)
     assert len([p for p in long_one.pages if not p.blank]) >= 2
@@ -423,10 +423,13 @@ def test_a_reader_that_cannot_reach_the_database_is_a_set_up_error(
     ctx: IntakeContext,
 ) -> None:
     setup = ReaderSetup(ctx, "postgresql://postgres@127.0.0.1:9/nothing")
-    with ReaderPool(setup, jobs=1) as pool, pytest.raises(ReaderPoolError) as caught:
-        pool.scan_many([(b"", "tom.pdf")])
-    assert caught.value.exit_code == 70
-    assert "could not be set up" in caught.value.message
+    with ReaderPool(setup, jobs=1) as pool:
+        with pytest.raises(ReaderPoolError) as caught:
+            pool.wait_ready()
+        assert caught.value.exit_code == 70
+        assert "could not be set up" in caught.value.message
+        with pytest.raises(ReaderPoolError, match="could not be set up"):
+            pool.scan_many([(b"", "tom.pdf")])
 
 
 # -- no process left behind --------------------------------------------------------------------
@@ -435,7 +438,7 @@ def test_a_reader_that_cannot_reach_the_database_is_a_set_up_error(
 def test_closing_a_pool_stops_and_reaps_every_reader(ctx: IntakeContext, corpus_url: str) -> None:
     before = set(children_of(os.getpid()))
     pool = ReaderPool(ReaderSetup(ctx, corpus_url), jobs=2)
-    pool.scan_many([(b"", "tom.pdf")])
+    pool.wait_ready()
     readers = pool.pids
     for pid in readers:
         assert environment(pid)["OMP_THREAD_LIMIT"] == "1"
