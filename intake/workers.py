@@ -30,7 +30,13 @@ stdout and stderr (Tesseract's and pdfium's chatter, a segfault's traceback)
 come back through a pipe into this module's logger, never to the terminal.
 Each child blocks a thread on a pipe whose other end only the parent holds:
 when the parent dies, even by SIGKILL, the pipe closes and the child exits,
-so no reader is ever orphaned.
+so no reader is ever orphaned. (Spawning also starts multiprocessing's
+resource tracker, one per parent process; it exits with the parent.)
+
+A reader's result comes back pickled, its page images out of band (written
+from the arrays' own memory, not copied into one pickle). This is isolation
+against runaway inputs, not a sandbox: a reader holds the database URL, and
+the parent trusts what its readers send.
 """
 
 from __future__ import annotations
