@@ -698,12 +698,26 @@ def _only_small_images(result: FileResult, min_pixels: int) -> bool:
     return all(min(image.shape[:2]) < min_pixels for image in result.page_images.values())
 
 
+NOT_OUR_FORM = (
+    "Vi hittade ingen av våra blanketter i filen. Använd blanketten du laddar ner från "
+    "vår webbplats, och skanna hela sidan så att alla fyra hörnmarkeringar syns."
+)
+FORM_UNREADABLE = (
+    "Blanketten gick inte att läsa. Skanna hela sidan igen i 200–300 dpi, rakt och "
+    "utan skuggor, så att alla fyra hörnmarkeringar och QR-koden syns."
+)
+
+
 def _unreadable_reason(result: FileResult) -> str:
+    """What the sender is told about a file none of whose pages could be read (Swedish)."""
     for doc in result.documents:
         for finding in doc.findings:
-            if finding.severity.value == "blocking":
+            # These two already speak to the customer; the page reasons are for operators.
+            if finding.code in ("file.rejected", "file.blank"):
                 return finding.message
-    return "Sidan kunde inte läsas."
+    if any(doc.kind is not None for doc in result.documents):
+        return FORM_UNREADABLE
+    return NOT_OUR_FORM
 
 
 def _skipped_row(message_id: int, position: int, part: SkippedPart) -> InboundAttachment:

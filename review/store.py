@@ -22,13 +22,16 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ImageStore:
-    def __init__(self, root: Path) -> None:
+    """Content-addressed files under `root`; `suffix` names the kind (`.bin`, `.eml`)."""
+
+    def __init__(self, root: Path, suffix: str = ".bin") -> None:
         self.root = root
+        self.suffix = suffix
 
     def path(self, sha256: str) -> Path:
         if not _SHA.match(sha256):
             raise ReviewError(f"not a sha256: {sha256!r}")
-        return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.bin"
+        return self.root / sha256[:2] / sha256[2:4] / f"{sha256}{self.suffix}"
 
     def put(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()

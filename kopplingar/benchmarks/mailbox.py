@@ -139,7 +139,7 @@ def run(count: int, jobs: int, database_url: str | None, baseline: bool) -> str:
                     limits=MailLimits(),
                 ),
                 intake=intake_ctx,
-                raw_store=ImageStore(root / "mail"),
+                raw_store=ImageStore(root / "mail", suffix=".eml"),
                 image_store=ImageStore(root / "images"),
                 lock_dir=root / "locks",
                 jobs=jobs,

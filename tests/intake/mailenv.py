@@ -145,6 +145,6 @@ def make_env(engine: Engine, root: Path) -> MailEnv:
             qr_key=SAMPLE_QR_KEY, templates=RenderedTemplates(MAILBOX), today=REFERENCE_DATE
         ),
         policy=MailboxPolicy(mailbox_address=MAILBOX, form_url="https://kopplingar.example.se/"),
-        raw_store=ImageStore(root / "mail"),
+        raw_store=ImageStore(root / "mail", suffix=".eml"),
         image_store=ImageStore(root / "images"),
     )

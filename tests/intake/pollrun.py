@@ -49,7 +49,7 @@ def main(path: str) -> int:
             templates=RenderedTemplates(conf["mailbox"]),
             today=REFERENCE_DATE,
         ),
-        raw_store=ImageStore(root / "mail"),
+        raw_store=ImageStore(root / "mail", suffix=".eml"),
         image_store=ImageStore(root / "images"),
         lock_dir=root / "locks",
         jobs=1,

@@ -168,3 +168,33 @@ def test_messages_over_the_caps_are_quarantined_answered_and_kept(
     reply = next(m for m in env.outbox() if m.recipient == "stor@kund.se")
     assert reply.template == "message_rejected"
     assert len(env.submissions()) == 1
+
+
+def _letter_pdf() -> bytes:
+    import io
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=A4)
+    page.setFont("Helvetica", 14)
+    for line in range(30):
+        page.drawString(72, 770 - line * 22, f"Faktura rad {line}: 1 250,00 kr")
+    page.save()
+    return out.getvalue()
+
+
+def test_a_pdf_that_is_not_our_form_is_queued_as_unreadable_and_explained(
+    env: MailEnv, tmp_path: Path
+) -> None:
+    box = _folder(
+        tmp_path, {"1": message("kund@kund.se", "Faktura", [("faktura.pdf", _letter_pdf())])}
+    )
+    env.run_pass(box)
+    [submission] = env.submissions()
+    assert submission.status is SubmissionStatus.UNREADABLE
+    [reply] = env.outbox()
+    assert reply.template == "receipt"
+    assert "Vi hittade ingen av våra blanketter" in reply.body
+    assert "fiducial" not in reply.body  # the operator's reason stays out of the customer's mail
