@@ -4,6 +4,7 @@ Public API: the queue models, `enqueue` and the `New*` values intake hands
 over, the content-addressed `ImageStore`, and the queue's migrations.
 """
 
+from review.authmodels import LoginThrottle, Reviewer, ReviewerRole, ReviewSession
 from review.db import require_queue_current, upgrade_queue
 from review.errors import ReviewError
 from review.mailmodels import (
@@ -41,6 +42,7 @@ __all__ = [
     "ImageStore",
     "InboundAttachment",
     "InboundMessage",
+    "LoginThrottle",
     "MessageState",
     "NewField",
     "NewFinding",
@@ -50,6 +52,9 @@ __all__ = [
     "OutboundMail",
     "OutboxState",
     "ReviewError",
+    "ReviewSession",
+    "Reviewer",
+    "ReviewerRole",
     "Submission",
     "SubmissionField",
     "SubmissionFinding",

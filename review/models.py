@@ -74,6 +74,15 @@ class Submission(ReviewModel, table=True):
     inbound_message_id: int | None = Field(
         default=None, foreign_key="inbound_messages.id", index=True
     )
+    # Claiming: one reviewer at a time, for a limited time.
+    claimed_by: int | None = Field(default=None, foreign_key="reviewers.id")
+    claimed_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The decision.
+    decided_by: int | None = Field(default=None, foreign_key="reviewers.id")
+    decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision_reason: str | None = Field(default=None, max_length=1000)  # why rejected
+    override_reason: str | None = Field(default=None, max_length=1000)  # approved despite findings
+    applied_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SubmissionPage(ReviewModel, table=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import review.authmodels  # registers the reviewer tables
 import review.mailmodels  # noqa: F401  (registers the mail tables)
 from review.models import REVIEW_METADATA
 

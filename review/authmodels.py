@@ -1,0 +1,72 @@
+"""The tables behind the reviewer pages: reviewers, their sessions, login throttling.
+
+A session row is keyed by the sha256 of the token in the cookie, so a copy of
+the database cannot be replayed as a login; it has an idle and an absolute
+expiry and an `ended_at`, so logout and disabling an account end it on the
+server whatever the browser still holds. `LoginThrottle` counts failures per
+key (an account, an address) with a block that grows but is capped, so it
+slows guessing without letting anyone lock a reviewer out for good.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from registry.models import UTCDateTime, utcnow
+from review.models import ReviewModel
+
+
+class ReviewerRole(StrEnum):
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+
+
+def _role_type() -> sa.Enum:
+    return sa.Enum(
+        ReviewerRole,
+        name="reviewer_role",
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Reviewer(ReviewModel, table=True):
+    __tablename__ = "reviewers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)  # lower-cased; the login name
+    name: str = Field(max_length=200)
+    role: ReviewerRole = Field(sa_type=_role_type())
+    password_hash: str = Field(max_length=300)  # argon2id, PHC string
+    active: bool = True
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    password_changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ReviewSession(ReviewModel, table=True):
+    __tablename__ = "review_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 hex of the cookie's token
+    reviewer_id: int = Field(foreign_key="reviewers.id", index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime)  # absolute end
+    ended_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    csrf_token: str = Field(max_length=64)
+    client_address: str | None = Field(default=None, max_length=45)
+    user_agent: str | None = Field(default=None, max_length=200)
+
+
+class LoginThrottle(ReviewModel, table=True):
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=300)  # "account:<email>" or "address:<ip>"
+    failures: int = 0
+    first_failure_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    blocked_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
