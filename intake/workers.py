@@ -162,7 +162,7 @@ def _set_up(setup: ReaderSetup) -> Callable[[bytes, str], ScannedFile]:
     from sqlmodel import Session
 
     from forms import FormKind
-    from intake.pipeline import IssuedFormView, scan_file
+    from intake.pipeline import IssuedFormView, encode_images, scan_file
     from intake.read import TESSERACT_PSM
     from intake.tesseract import recognise_words
     from registry import get_issued_form, make_engine
@@ -181,7 +181,9 @@ def _set_up(setup: ReaderSetup) -> Callable[[bytes, str], ScannedFile]:
             return IssuedFormView.of(form) if form is not None else None
 
     def scan(data: bytes, name: str) -> ScannedFile:
-        return scan_file(data, name, setup.ctx, lookup)
+        scanned = scan_file(data, name, setup.ctx, lookup)
+        encode_images(scanned)
+        return scanned
 
     return scan
 

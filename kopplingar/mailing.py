@@ -142,11 +142,15 @@ class MailIntake:
         if self.smtp is None:
             return None
         with SmtpSender(self.smtp) as sender:
+            # Everything one pass can have queued, so the replies go out with the pass
+            # instead of 200 at a time over several cron runs.
             return deliver_pending(
                 self.engine,
                 sender,
                 from_address=self.policy.mailbox_address,
                 now=lambda: dt.datetime.now(dt.UTC),
+                limit=5000,
+                min_interval=self.policy.reply_interval,
             )
 
 

@@ -149,6 +149,7 @@ def run(count: int, jobs: int, database_url: str | None, baseline: bool) -> str:
             source = ImapMailbox(dovecot.config(USER, PASSWORD))
             start = time.perf_counter()
             with mail.readers() as pool:
+                pool.wait_ready()
                 pool_s = time.perf_counter() - start
                 source.open()
                 pass_start = time.perf_counter()
