@@ -6,6 +6,22 @@ over, the content-addressed `ImageStore`, and the queue's migrations.
 
 from review.authmodels import LoginThrottle, Reviewer, ReviewerRole, ReviewSession
 from review.db import require_queue_current, upgrade_queue
+from review.decide import (
+    CLAIM_TTL,
+    REJECT_REASONS,
+    ClaimedByOther,
+    DecisionError,
+    approve,
+    claim,
+    correct_field,
+    decision_day,
+    effective_values,
+    next_unclaimed,
+    open_blocking_findings,
+    preview,
+    reject,
+    release,
+)
 from review.errors import ReviewError
 from review.mailmodels import (
     AttachmentOutcome,
@@ -37,8 +53,12 @@ from review.queue import (
 from review.store import ImageStore
 
 __all__ = [
+    "CLAIM_TTL",
+    "REJECT_REASONS",
     "REVIEW_METADATA",
     "AttachmentOutcome",
+    "ClaimedByOther",
+    "DecisionError",
     "ImageStore",
     "InboundAttachment",
     "InboundMessage",
@@ -61,9 +81,19 @@ __all__ = [
     "SubmissionPage",
     "SubmissionSignature",
     "SubmissionStatus",
+    "approve",
+    "claim",
+    "correct_field",
+    "decision_day",
+    "effective_values",
     "enqueue",
     "form_id_submitted",
+    "next_unclaimed",
+    "open_blocking_findings",
+    "preview",
     "queue_counts",
+    "reject",
+    "release",
     "require_queue_current",
     "upgrade_queue",
 ]

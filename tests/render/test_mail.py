@@ -228,3 +228,191 @@ def test_one_line_cuts_with_an_ellipsis() -> None:
     assert one_line("  a\r\n b\t c  ") == "a b c"
     cut = one_line("ord " * 100, 20)
     assert len(cut) <= 20 and cut.endswith("…")
+
+
+# The decision mails (review.decide): approved for the client and for each firm, rejected.
+
+DECISION_CONTEXTS: dict[str, dict[str, object]] = {
+    "approved_client": {
+        "kind": "dual",
+        "client_name": "Sundberg Snickeri AB",
+        "client_orgnr": "559485-5057",
+        "firm_name": "Hallands Revisionsbyrå AB",
+        "firm_orgnr": "559043-7256",
+        "role": "audit",
+        "on": dt.date(2026, 3, 14),
+        "takeover": False,
+        "payer_from": None,
+        "form_id": "7K3QX9P2MD",
+        "form_url": FORM_URL,
+    },
+    "approved_firm": {
+        "kind": "dual",
+        "client_name": "Sundberg Snickeri AB",
+        "client_orgnr": "559485-5057",
+        "firm_name": "Hallands Revisionsbyrå AB",
+        "role": "audit",
+        "on": dt.date(2026, 3, 14),
+        "payer_from": None,
+        "new_firm_name": None,
+        "form_id": None,
+        "form_url": FORM_URL,
+    },
+    "rejected": {
+        "original_subject": "Dubbelsammankoppling",
+        "received_at": RECEIVED,
+        "kind": "dual",
+        "form_id": "7K3QX9P2MD",
+        "client_name": "Sundberg Snickeri AB",
+        "reason": "En underskrift saknas. Den nya byrån har inte skrivit under.",
+        "form_url": FORM_URL,
+    },
+}
+CONTEXTS.update(DECISION_CONTEXTS)
+MUST_SAY.update(
+    {
+        "approved_client": [
+            "Nu har vi kopplat Hallands Revisionsbyrå AB (559043-7256) till Sundberg Snickeri AB "
+            "(559485-5057) som revisionsbyrå, från och med den 14 mars 2026.",
+            "enligt blanketten Dubbelsammankoppling med blankett-id 7K3Q-X9P2-MD",
+            "i byråns klienthantering",
+            "Administrera användare",
+            "Under Konsulter finns byråns konsulter",
+        ],
+        "approved_firm": [
+            "Nu har vi kopplat klienten Sundberg Snickeri AB (559485-5057) till Hallands "
+            "Revisionsbyrå AB som revisionsbyrå, från och med den 14 mars 2026.",
+            "Byråns administratör fördelar klienten till konsulterna i byråns klienthantering",
+            "markera Sundberg Snickeri AB och spara",
+            "ger klientens administratör konsulterna behörighet",
+        ],
+        "rejected": [
+            "Vi har granskat blanketten Dubbelsammankoppling med blankett-id 7K3Q-X9P2-MD för "
+            "Sundberg Snickeri AB som du skickade i mejlet ”Dubbelsammankoppling” den 4 mars 2025.",
+            "Tyvärr kan vi inte godkänna den, så ingen ändring är gjord.",
+            "Det här var fel:\nEn underskrift saknas. Den nya byrån har inte skrivit under.\n",
+            f"förifylld blankett på {FORM_URL}",
+            "klientens firmatecknare eller systemadministratör och systemadministratören på byrån",
+            "200–300 dpi",
+        ],
+    }
+)
+SUBJECTS.update(
+    {
+        "approved_client": (
+            "Klart: Hallands Revisionsbyrå AB har kopplats till Sundberg Snickeri AB"
+        ),
+        "approved_firm": "Klart: Sundberg Snickeri AB har kopplats till Hallands Revisionsbyrå AB",
+        "rejected": "Blanketten kunde inte godkännas: Dubbelsammankoppling",
+    }
+)
+DISCONNECTED = {
+    "kind": "disconnect",
+    "client_name": "Lundgren Optik AB",
+    "client_orgnr": "556815-5575",
+    "firm_name": "Janssons Redovisningsbyrå AB",
+    "firm_orgnr": "559245-9605",
+    "role": "accounting",
+    "on": dt.date(2026, 3, 31),
+    "payer_from": dt.date(2026, 4, 1),
+    "form_id": None,
+    "form_url": FORM_URL,
+}
+
+
+@pytest.mark.parametrize("template", sorted(DECISION_CONTEXTS))
+def test_decision_mail_renders_natural_swedish(template: str) -> None:
+    test_template_renders_natural_swedish(template)
+
+
+@pytest.mark.parametrize("template", sorted(DECISION_CONTEXTS))
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_decision_mail_keeps_names_on_their_line(template: str, hostile: str) -> None:
+    names = dict.fromkeys(("client_name", "firm_name", "original_subject", "reason"), hostile)
+    mail = render_mail(template, DECISION_CONTEXTS[template] | names)
+    assert mail.subject.isprintable() and len(mail.subject) <= 200
+    assert mail.subject.startswith(SUBJECTS[template].partition(":")[0])
+    for line in mail.body.split("\n"):
+        assert not line.startswith(("Bcc", "X-Injected")), line
+        assert line.isprintable()
+
+
+def test_approved_disconnect_tells_the_client_from_when_it_pays() -> None:
+    mail = render_mail("approved_client", DISCONNECTED | {"takeover": True})
+    assert (
+        mail.subject
+        == "Klart: Lundgren Optik AB har kopplats bort från Janssons Redovisningsbyrå AB"
+    )
+    assert (
+        "Nu har vi kopplat bort Lundgren Optik AB (556815-5575) från Janssons Redovisningsbyrå AB "
+        "(559245-9605), från och med den 31 mars 2026." in mail.body
+    )
+    assert "Från och med den 1 april 2026 tar företaget över abonnemanget" in mail.body
+    assert "blankett-id" not in mail.body
+    unchanged = render_mail(
+        "approved_client", DISCONNECTED | {"takeover": True, "payer_from": None}
+    )
+    assert "betalningen ändras inte" in unchanged.body
+    access_only = render_mail(
+        "approved_client", DISCONNECTED | {"takeover": False, "payer_from": None}
+    ).body
+    assert "betal" not in access_only
+
+
+def test_approved_disconnect_tells_the_firm_it_stops_paying() -> None:
+    context = {k: v for k, v in DISCONNECTED.items() if k != "firm_orgnr"}
+    body = render_mail("approved_firm", context | {"new_firm_name": None}).body
+    assert "Klienten finns inte längre i byråns klientlista" in body
+    assert "Från och med den 1 april 2026 tar företaget över betalningsansvaret" in body
+    assert "Ni behöver inte göra något mer." in body
+    assert "klienthantering" not in body
+    quiet = render_mail("approved_firm", context | {"new_firm_name": None, "payer_from": None})
+    assert "betalningsansvaret" not in quiet.body
+
+
+def test_approved_dual_to_the_firm_already_connected() -> None:
+    mail = render_mail(
+        "approved_firm",
+        DECISION_CONTEXTS["approved_firm"]
+        | {
+            "firm_name": "Sifferbalans Redovisning AB",
+            "new_firm_name": "Hallands Revisionsbyrå AB",
+        },
+    )
+    assert (
+        mail.subject
+        == "Klart: Hallands Revisionsbyrå AB har också kopplats till Sundberg Snickeri AB"
+    )
+    assert "Nu har vi kopplat Hallands Revisionsbyrå AB till er klient Sundberg Snickeri AB" in (
+        mail.body
+    )
+    assert "Er egen koppling till klienten ändras inte." in mail.body
+    assert "konsulterna från Hallands Revisionsbyrå AB behörighet" in mail.body
+
+
+@pytest.mark.parametrize(
+    ("kind", "who"),
+    [
+        ("disconnect", "både företagets firmatecknare eller systemadministratör och byråns"),
+        (None, "de personer som blanketten anger"),
+    ],
+)
+def test_rejected_names_who_signs_and_leaves_out_what_is_unknown(
+    kind: str | None, who: str
+) -> None:
+    mail = render_mail(
+        "rejected",
+        DECISION_CONTEXTS["rejected"]
+        | {
+            "kind": kind,
+            "form_id": None,
+            "client_name": None,
+            "original_subject": None,
+            "received_at": None,
+        },
+    )
+    assert mail.subject == "Blanketten kunde inte godkännas"
+    assert "Vi har granskat blanketten" in mail.body
+    assert "som du skickade. Tyvärr" in mail.body
+    assert "blankett-id" not in mail.body
+    assert who in mail.body
