@@ -13,7 +13,7 @@ import typer
 
 from forms import FormsError
 from intake.errors import IntakeError
-from kopplingar.commands import bench, db, demo, form, intake, registry, samples, web
+from kopplingar.commands import bench, db, demo, form, intake, registry, samples, users, web
 from kopplingar.errors import KopplingarError
 from registry import RegistryError
 from render import RenderError
@@ -33,6 +33,7 @@ app.add_typer(web.app, name="web")
 app.add_typer(intake.app, name="intake")
 app.add_typer(bench.app, name="bench")
 app.add_typer(samples.app, name="samples")
+app.add_typer(users.app, name="users")
 app.command("demo")(demo.demo)
 
 _HANDLED = (FormsError, RegistryError, RenderError, IntakeError, ReviewError, KopplingarError)
