@@ -1,0 +1,83 @@
+/* Reviewer pages: zoom on the scanned page and keyboard shortcuts.
+ *
+ * A static file because the CSP is default-src 'self' (no inline script, no
+ * on* attributes). Everything here is an extra: every action is a plain link
+ * or form that works without JavaScript. Approving by keyboard takes two keys
+ * on purpose ("a" moves to the approve button, Enter presses it), so a stray
+ * key never changes the registry.
+ */
+(function () {
+  "use strict";
+
+  function byId(id) { return document.getElementById(id); }
+
+  function typing(el) {
+    if (!el) { return false; }
+    var tag = el.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
+  }
+
+  function follow(id) {
+    var link = byId(id);
+    if (link && link.href) { window.location.assign(link.href); }
+  }
+
+  function focusFirst(selector) {
+    var el = document.querySelector(selector);
+    if (el) {
+      el.scrollIntoView({ block: "center" });
+      el.focus();
+      if (el.select && el.tagName === "INPUT") { el.select(); }
+    }
+    return el;
+  }
+
+  function toggleZoom(img) {
+    img.classList.toggle("fit");
+    img.classList.toggle("full");
+  }
+
+  function toggleHelp(show) {
+    var help = byId("help");
+    if (!help) { return; }
+    help.hidden = show === undefined ? !help.hidden : !show;
+    if (!help.hidden) { byId("help-close").focus(); }
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a.zoom") : null;
+    if (link) {
+      var img = link.querySelector("img");
+      if (img) {
+        event.preventDefault();
+        toggleZoom(img);
+      }
+    }
+    if (event.target.id === "help-close") { toggleHelp(false); }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (event.key === "Escape") {
+      toggleHelp(false);
+      if (typing(document.activeElement)) { document.activeElement.blur(); }
+      return;
+    }
+    if (typing(event.target)) { return; }
+    var handled = true;
+    switch (event.key) {
+      case "j": case "n": follow("next-link"); break;
+      case "k": case "p": follow("prev-link"); break;
+      case "e": focusFirst("#fields-form input[type=text]:not([readonly])"); break;
+      case "a": focusFirst("#override_reason") || focusFirst("#approve"); break;
+      case "r": focusFirst("#reason_code"); break;
+      case "z":
+        var img = document.querySelector("a.zoom img");
+        if (img) { toggleZoom(img); }
+        break;
+      case "?": toggleHelp(); break;
+      default: handled = false;
+    }
+    if (handled) { event.preventDefault(); }
+  });
+}());

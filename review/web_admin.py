@@ -1,0 +1,135 @@
+"""Reviewer management (admins only) and the registry pages (every reviewer).
+
+`/granskning/granskare` lists reviewers with their last login; an admin adds
+one (with a first password the admin passes on) or disables and enables
+one. Disabling ends the reviewer's sessions on the server at once. Admins
+cannot disable themselves, so the last admin cannot lock everyone out by a
+slip. Reviewers get 403 on all of it.
+
+`/granskning/register/{orgnr}` is what the registry says about one company
+now, with history: subscriptions and who pays them, people and roles, the
+firms it is connected to, and (for a firm) its client list. The detail page
+links here for every party of a form.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, col, select
+
+from registry import (
+    CompanyKind,
+    NotFound,
+    RegistryError,
+    client_connections,
+    company_view,
+    firm_clients,
+)
+from review.auth import AuthError, create_reviewer, last_logins, set_active
+from review.authmodels import Reviewer, ReviewerRole
+from review.web_common import PREFIX, Kit, PageError, Posted, Viewer
+
+ROLE_LABELS = {ReviewerRole.REVIEWER.value: "Granskare", ReviewerRole.ADMIN.value: "Administratör"}
+
+
+def add_admin_routes(router: APIRouter, kit: Kit) -> None:
+    def reviewers_page(
+        session: Session,
+        me: Viewer,
+        *,
+        error: str = "",
+        notice: str = "",
+        status: int = 200,
+        form: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        reviewers = session.exec(select(Reviewer).order_by(col(Reviewer.name))).all()
+        return kit.render(
+            "reviewers.html",
+            viewer=me,
+            status=status,
+            reviewers=reviewers,
+            logins=last_logins(session),
+            roles=ROLE_LABELS,
+            error=error,
+            notice=notice,
+            posted={k: v for k, v in (form or {}).items() if k != "password"},
+        )
+
+    @router.get("/granskare", response_class=HTMLResponse)
+    def list_reviewers(
+        me: Viewer = Depends(kit.admin), session: Session = Depends(kit.db)
+    ) -> HTMLResponse:
+        return reviewers_page(session, me)
+
+    @router.post("/granskare", response_model=None)
+    def add_reviewer(
+        p: Posted = Depends(kit.admin_posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        role = p.get("role")
+        if role not in ROLE_LABELS:
+            raise PageError(400, "Okänd roll.")
+        try:
+            create_reviewer(
+                session,
+                email=p.get("email"),
+                name=p.get("name"),
+                role=ReviewerRole(role),
+                password=p.form.get("password", ""),
+                now=kit.now(),
+            )
+        except AuthError as exc:
+            session.rollback()
+            return reviewers_page(session, p.viewer, error=exc.message, status=422, form=p.form)
+        session.commit()
+        return RedirectResponse(f"{PREFIX}/granskare", status_code=303)
+
+    def switch(reviewer_id: int, active: bool, p: Posted, session: Session) -> Response:
+        if reviewer_id == p.viewer.id and not active:
+            return reviewers_page(
+                session, p.viewer, status=409, error="Du kan inte inaktivera ditt eget konto."
+            )
+        try:
+            set_active(session, reviewer_id, active, kit.now())
+        except AuthError as exc:
+            session.rollback()
+            raise PageError(404, exc.message) from None
+        session.commit()
+        return RedirectResponse(f"{PREFIX}/granskare", status_code=303)
+
+    @router.post("/granskare/{reviewer_id}/inaktivera", response_model=None)
+    def disable(
+        reviewer_id: int, p: Posted = Depends(kit.admin_posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        return switch(reviewer_id, False, p, session)
+
+    @router.post("/granskare/{reviewer_id}/aktivera", response_model=None)
+    def enable(
+        reviewer_id: int, p: Posted = Depends(kit.admin_posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        return switch(reviewer_id, True, p, session)
+
+    @router.get("/register/{orgnr}", response_class=HTMLResponse)
+    def company_page(
+        orgnr: str, me: Viewer = Depends(kit.viewer), session: Session = Depends(kit.db)
+    ) -> HTMLResponse:
+        today = kit.now().date()
+        try:
+            view = company_view(session, orgnr, on=today)
+        except NotFound:
+            raise PageError(404, f"{orgnr} finns inte i registret.") from None
+        except RegistryError:
+            raise PageError(404, f"”{orgnr}” är inte ett organisationsnummer.") from None
+        canonical = view.company.orgnr
+        clients = (
+            firm_clients(session, canonical, on=today)
+            if CompanyKind(view.company.kind).is_firm
+            else None
+        )
+        return kit.render(
+            "company.html",
+            viewer=me,
+            v=view,
+            links=client_connections(session, canonical, on=today),
+            clients=clients,
+        )

@@ -1,0 +1,416 @@
+"""One submission: the detail page, claiming, corrections, approve and reject.
+
+GET `/granskning/{id}` only reads. It shows the page image (aligned if we
+have it), each field's crop beside what was read (editable), signatures,
+findings, the mail it came in, what the registry says now about the
+companies involved, and exactly what approving would change. A submission
+claimed by someone else, or already decided, is shown read-only.
+
+Every POST first claims the submission for the viewer (`decide.claim`:
+taking a free one, renewing one's own, refused when someone else holds it),
+so a reviewer without JavaScript can act on an unclaimed submission in one
+step, and nobody can act on another's. After approving or rejecting, the
+handler claims the next unclaimed submission in the same queue order and
+opens it: the reviewer goes from one to the next without visiting the queue.
+Failures (a decision the rules refuse, a missing override reason) show the
+page again with the message and nothing saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, col, select
+
+from forms import FormKind, form_spec
+from registry import CompanyView, RegistryError, company_view
+from review.authmodels import Reviewer
+from review.decide import (
+    REJECT_REASONS,
+    ClaimedByOther,
+    DecisionError,
+    approve,
+    claim,
+    correct_field,
+    effective_values,
+    preview,
+    reject,
+    release,
+)
+from review.mailmodels import InboundMessage
+from review.models import (
+    Submission,
+    SubmissionField,
+    SubmissionFinding,
+    SubmissionPage,
+    SubmissionSignature,
+    SubmissionStatus,
+)
+from review.web_common import PREFIX, Kit, PageError, Posted, Viewer, local_time, query
+from review.web_keyset import fetch, row_key
+from review.web_queue import QueueFilter, claim_holder, claim_next, decided_notice
+
+LOW_CONFIDENCE = 0.8
+FIELD_PREFIX = "falt."
+_GROUPS = (
+    ("current_firm_", "Nuvarande byrå"),
+    ("new_firm_", "Ny byrå"),
+    ("firm_", "Byrån"),
+    ("client_", "Klienten"),
+)
+_SEVERITY_ORDER = {"blocking": 0, "warning": 1, "info": 2}
+# Whose registry record to show, by the field holding their organisationsnummer.
+_PARTIES = (
+    ("client_orgnr", "Klienten"),
+    ("current_firm_orgnr", "Nuvarande byrå"),
+    ("new_firm_orgnr", "Ny byrå"),
+    ("firm_orgnr", "Byrån"),
+)
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    row: SubmissionField
+    label: str
+    value: str  # the corrected value if any, else what was read
+    low: bool
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class Party:
+    title: str
+    orgnr: str
+    view: CompanyView | None  # None: not in the registry (or not an organisationsnummer)
+
+
+def party_titles(kind: str | None) -> dict[str, str]:
+    """Who signs, as the form calls them, by signature party."""
+    if kind not in (FormKind.DUAL.value, FormKind.DISCONNECT.value):
+        return {}
+    return {sig.party: sig.title for sig in form_spec(kind).signatures}
+
+
+def field_label(kind: str | None, name: str) -> str:
+    label = name
+    if kind in (FormKind.DUAL.value, FormKind.DISCONNECT.value):
+        spec = form_spec(kind)
+        if name in spec.field_names:
+            label = spec.field(name).label
+    for prefix, group in _GROUPS:
+        if name.startswith(prefix):
+            return f"{group}: {label}"
+    return label
+
+
+def _neighbours(
+    session: Session, submission: Submission, flt: QueueFilter
+) -> tuple[int | None, int | None]:
+    """The previous and next submission in the queue the reviewer came from."""
+    key = row_key(flt.sort, submission)
+    found: list[int | None] = []
+    for backwards in (True, False):
+        rows = fetch(session, flt.where(), flt.sort, after=key, limit=1, backwards=backwards)
+        found.append(rows[0][0].id if rows else None)
+    return found[0], found[1]
+
+
+def _parties(session: Session, values: dict[str, str]) -> list[Party]:
+    out = []
+    seen: set[str] = set()
+    for name, title in _PARTIES:
+        orgnr = values.get(name, "").strip()
+        if not orgnr or orgnr in seen:
+            continue
+        seen.add(orgnr)
+        try:
+            view: CompanyView | None = company_view(session, orgnr)
+        except RegistryError:
+            view = None
+        out.append(Party(title=title, orgnr=orgnr, view=view))
+    return out
+
+
+def detail_context(
+    kit: Kit, session: Session, submission: Submission, me: Viewer, flt: QueueFilter
+) -> dict[str, Any]:
+    sid = submission.id
+    assert sid is not None
+    now = kit.now()
+    pages = session.exec(
+        select(SubmissionPage)
+        .where(SubmissionPage.submission_id == sid)
+        .order_by(col(SubmissionPage.position))
+    ).all()
+    findings = sorted(
+        session.exec(select(SubmissionFinding).where(SubmissionFinding.submission_id == sid)),
+        key=lambda f: (_SEVERITY_ORDER.get(f.severity, 3), f.id or 0),
+    )
+    flagged = {f.field for f in findings if f.field and f.severity != "info"}
+    values = effective_values(session, sid)
+    fields = [
+        FieldRow(
+            row=f,
+            label=field_label(submission.kind, f.name),
+            value=values.get(f.name, f.value),
+            low=f.confidence < LOW_CONFIDENCE,
+            flagged=f.name in flagged,
+        )
+        for f in session.exec(
+            select(SubmissionField)
+            .where(SubmissionField.submission_id == sid)
+            .order_by(col(SubmissionField.id))
+        )
+    ]
+    signatures = session.exec(
+        select(SubmissionSignature)
+        .where(SubmissionSignature.submission_id == sid)
+        .order_by(col(SubmissionSignature.id))
+    ).all()
+    message = (
+        session.get(InboundMessage, submission.inbound_message_id)
+        if submission.inbound_message_id is not None
+        else None
+    )
+    holder_row = session.get(Reviewer, submission.claimed_by) if submission.claimed_by else None
+    holder = claim_holder(submission, holder_row.name if holder_row else None, now)
+    mine = holder is not None and submission.claimed_by == me.id
+    decider = session.get(Reviewer, submission.decided_by) if submission.decided_by else None
+    open_statuses = (SubmissionStatus.QUEUED, SubmissionStatus.UNREADABLE)
+    decided = submission.status not in open_statuses
+    plan = None
+    plan_error = ""
+    if not decided and submission.kind is not None:
+        try:
+            plan = preview(session, sid, on=now.date())
+        except DecisionError as exc:
+            plan_error = exc.message
+    previous_id, next_id = _neighbours(session, submission, flt)
+    return {
+        "s": submission,
+        "pages": pages,
+        "fields": fields,
+        "signatures": signatures,
+        "party_titles": party_titles(submission.kind),
+        "findings": findings,
+        "message": message,
+        "parties": _parties(session, values),
+        "plan": plan,
+        "plan_error": plan_error,
+        "holder": holder,
+        "mine": mine,
+        "read_only": decided or (holder is not None and not mine),
+        "decided": decided,
+        "decider": decider.name if decider else None,
+        "reasons": REJECT_REASONS,
+        "flt": flt,
+        "filter_params": flt.params(),
+        "previous_id": previous_id,
+        "next_id": next_id,
+    }
+
+
+def add_detail_routes(router: APIRouter, kit: Kit) -> None:
+    def load(session: Session, submission_id: int) -> Submission:
+        submission = session.get(Submission, submission_id)
+        if submission is None:
+            raise PageError(404, f"Ärende {submission_id} finns inte.")
+        return submission
+
+    def show(
+        session: Session,
+        submission_id: int,
+        me: Viewer,
+        flt: QueueFilter,
+        *,
+        error: str = "",
+        notice: str = "",
+        status: int = 200,
+        form: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        submission = load(session, submission_id)
+        ctx = detail_context(kit, session, submission, me, flt)
+        return kit.render(
+            "detail.html",
+            viewer=me,
+            status=status,
+            error=error,
+            notice=notice,
+            posted=form or {},
+            **ctx,
+        )
+
+    def flt_of(form: dict[str, str]) -> QueueFilter:
+        return QueueFilter.of(
+            form.get("status", ""),
+            form.get("kind", ""),
+            form.get("finding", ""),
+            form.get("sort", ""),
+        )
+
+    def claimed(
+        session: Session, submission_id: int, p: Posted, flt: QueueFilter
+    ) -> Response | None:
+        """Claim for the viewer; the read-only page (409) when someone else holds it."""
+        load(session, submission_id)
+        try:
+            claim(session, submission_id, p.viewer.reviewer, now=kit.now())
+        except ClaimedByOther as exc:
+            session.rollback()
+            message = (
+                f"Ärendet hanteras av {exc.reviewer_name} till {local_time(exc.until, '%H:%M')}."
+            )
+            return show(session, submission_id, p.viewer, flt, error=message, status=409)
+        except DecisionError as exc:
+            session.rollback()
+            return show(session, submission_id, p.viewer, flt, error=exc.message, status=409)
+        return None
+
+    def to(submission_id: int | None, flt: QueueFilter) -> RedirectResponse:
+        target = f"{PREFIX}/{submission_id}" if submission_id is not None else f"{PREFIX}/"
+        return RedirectResponse(query(target, **flt.params()), status_code=303)
+
+    def onwards(session: Session, p: Posted, flt: QueueFilter, after: int) -> RedirectResponse:
+        """Claim the next free submission in the same order and open it (or the queue)."""
+        found = claim_next(session, p.viewer.reviewer, flt, now=kit.now(), after=after)
+        if found is None:
+            target = query(f"{PREFIX}/", **flt.params(), tom="1", klart=after)
+        else:
+            target = query(f"{PREFIX}/{found}", **flt.params(), klart=after)
+        return RedirectResponse(target, status_code=303)
+
+    @router.get("/{submission_id:int}", response_class=HTMLResponse)
+    def detail_page(
+        submission_id: int,
+        status: str = "",
+        kind: str = "",
+        finding: str = "",
+        sort: str = "",
+        klart: int | None = None,
+        me: Viewer = Depends(kit.viewer),
+        session: Session = Depends(kit.db),
+    ) -> HTMLResponse:
+        flt = QueueFilter.of(status, kind, finding, sort)
+        return show(session, submission_id, me, flt, notice=decided_notice(session, klart))
+
+    @router.post("/{submission_id:int}/ta", response_model=None)
+    def take(
+        submission_id: int, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        flt = flt_of(p.form)
+        if (refused := claimed(session, submission_id, p, flt)) is not None:
+            return refused
+        session.commit()
+        return to(submission_id, flt)
+
+    @router.post("/{submission_id:int}/slapp", response_model=None)
+    def let_go(
+        submission_id: int, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        flt = flt_of(p.form)
+        load(session, submission_id)
+        try:
+            release(session, submission_id, p.viewer.reviewer)
+        except DecisionError as exc:
+            session.rollback()
+            return show(session, submission_id, p.viewer, flt, error=exc.message, status=409)
+        session.commit()
+        return to(None, flt)
+
+    @router.post("/{submission_id:int}/rattelse", response_model=None)
+    def corrections(
+        submission_id: int, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        flt = flt_of(p.form)
+        if (refused := claimed(session, submission_id, p, flt)) is not None:
+            return refused
+        current = effective_values(session, submission_id)
+        try:
+            for key, value in p.form.items():
+                if not key.startswith(FIELD_PREFIX):
+                    continue
+                name = key[len(FIELD_PREFIX) :]
+                if name in current and value.strip() != current[name]:
+                    correct_field(
+                        session,
+                        submission_id,
+                        p.viewer.reviewer,
+                        name,
+                        value.strip(),
+                        now=kit.now(),
+                    )
+        except DecisionError as exc:
+            session.rollback()
+            return show(
+                session, submission_id, p.viewer, flt, error=exc.message, status=422, form=p.form
+            )
+        session.commit()
+        return to(submission_id, flt)
+
+    @router.post("/{submission_id:int}/godkann", response_model=None)
+    def do_approve(
+        submission_id: int, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        flt = flt_of(p.form)
+        if (refused := claimed(session, submission_id, p, flt)) is not None:
+            return refused
+        submission = load(session, submission_id)
+        reason = p.get("override_reason")
+        if submission.blocking_findings and not reason:
+            session.rollback()
+            return show(
+                session,
+                submission_id,
+                p.viewer,
+                flt,
+                status=422,
+                form=p.form,
+                error="Ärendet har blockerande fynd: skriv varför det ändå ska godkännas.",
+            )
+        try:
+            approve(
+                session,
+                submission_id,
+                p.viewer.reviewer,
+                now=kit.now(),
+                override_reason=reason or None,
+                form_url=kit.pages.form_url,
+                sender_domain=kit.pages.sender_domain,
+            )
+            session.commit()
+        except (DecisionError, RegistryError) as exc:
+            session.rollback()
+            message = getattr(exc, "message", str(exc))
+            return show(
+                session, submission_id, p.viewer, flt, error=message, status=409, form=p.form
+            )
+        return onwards(session, p, flt, submission_id)
+
+    @router.post("/{submission_id:int}/avvisa", response_model=None)
+    def do_reject(
+        submission_id: int, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        flt = flt_of(p.form)
+        if (refused := claimed(session, submission_id, p, flt)) is not None:
+            return refused
+        try:
+            reject(
+                session,
+                submission_id,
+                p.viewer.reviewer,
+                reason_code=p.get("reason_code"),
+                reason_text=p.get("reason_text"),
+                now=kit.now(),
+                form_url=kit.pages.form_url,
+                sender_domain=kit.pages.sender_domain,
+            )
+            session.commit()
+        except DecisionError as exc:
+            session.rollback()
+            return show(
+                session, submission_id, p.viewer, flt, error=exc.message, status=422, form=p.form
+            )
+        return onwards(session, p, flt, submission_id)
