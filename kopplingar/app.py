@@ -1,14 +1,18 @@
 """Assembling the web app from the context: routers, static files, headers.
 
-The public form pages come from `render`; later the reviewer pages from
-`review`. Every response gets the same security headers, and the client key
-used for rate limits is the peer address, or the first X-Forwarded-For hop
-only when a trusted proxy is configured (otherwise anyone could pick their
-own key).
+The public form pages come from `render`, the reviewer pages (under
+`/granskning/`) from `review`. Every response gets the same security
+headers, and the client key used for rate limits (downloads, logins) is the
+peer address, or the first X-Forwarded-For hop only when a trusted proxy is
+configured (otherwise anyone could pick their own key). The reviewer login
+form's token is signed with a key derived from the QR secret, so there is no
+second secret to configure.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
@@ -19,6 +23,8 @@ from kopplingar.context import AppContext
 from render.ratelimit import SlidingWindowLimiter
 from render.web import TEMPLATES as RENDER_TEMPLATES
 from render.web import PublicPages, make_public_router
+from review.store import ImageStore
+from review.web import ReviewPages, install_review_pages
 
 STATIC_DIR = RENDER_TEMPLATES.parent / "static"
 
@@ -41,6 +47,11 @@ def client_key_function(trust_forwarded_for: bool) -> Callable[[Request], str]:
         return request.client.host if request.client else "unknown"
 
     return client_key
+
+
+def review_login_key(qr_key: bytes) -> bytes:
+    """A key of its own for the login form's token, derived so no extra secret is needed."""
+    return hmac.new(qr_key, b"kopplingar review login form", hashlib.sha256).digest()
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -70,4 +81,17 @@ def create_app(ctx: AppContext) -> FastAPI:
     )
     app.include_router(make_public_router(pages))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_review_pages(
+        app,
+        ReviewPages(
+            engine=ctx.engine,
+            images=ImageStore(ctx.images_dir) if ctx.images_dir is not None else None,
+            auth=ctx.auth_policy,
+            form_url=ctx.form_url,
+            sender_domain=ctx.sender_domain,
+            login_key=review_login_key(ctx.qr_key),
+            client_key=client_key_function(ctx.trust_forwarded_for),
+            cookie_secure=ctx.cookie_secure,
+        ),
+    )
     return app
