@@ -35,7 +35,9 @@ from review.decide import (
     approve,
     claim,
     correct_field,
+    decision_day,
     effective_values,
+    open_blocking_findings,
     preview,
     reject,
     release,
@@ -185,7 +187,7 @@ def detail_context(
     plan_error = ""
     if not decided and submission.kind is not None:
         try:
-            plan = preview(session, sid, on=now.date())
+            plan = preview(session, sid, on=decision_day(now))
         except DecisionError as exc:
             plan_error = exc.message
     previous_id, next_id = _neighbours(session, submission, flt)
@@ -199,6 +201,7 @@ def detail_context(
         "message": message,
         "parties": _parties(session, values),
         "plan": plan,
+        "open_blocking": open_blocking_findings(session, sid) if not decided else [],
         "plan_error": plan_error,
         "holder": holder,
         "mine": mine,
@@ -254,10 +257,15 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
     def claimed(
         session: Session, submission_id: int, p: Posted, flt: QueueFilter
     ) -> Response | None:
-        """Claim for the viewer; the read-only page (409) when someone else holds it."""
+        """Claim (or renew) for the viewer; the read-only page (409) when someone else holds it.
+
+        The claim is committed at once, so a step that fails afterwards leaves
+        the reviewer still holding the submission to try again.
+        """
         load(session, submission_id)
         try:
             claim(session, submission_id, p.viewer.reviewer, now=kit.now())
+            session.commit()
         except ClaimedByOther as exc:
             session.rollback()
             message = (
@@ -357,19 +365,7 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
         flt = flt_of(p.form)
         if (refused := claimed(session, submission_id, p, flt)) is not None:
             return refused
-        submission = load(session, submission_id)
         reason = p.get("override_reason")
-        if submission.blocking_findings and not reason:
-            session.rollback()
-            return show(
-                session,
-                submission_id,
-                p.viewer,
-                flt,
-                status=422,
-                form=p.form,
-                error="Ärendet har blockerande fynd: skriv varför det ändå ska godkännas.",
-            )
         try:
             approve(
                 session,
@@ -385,7 +381,7 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
             session.rollback()
             message = getattr(exc, "message", str(exc))
             return show(
-                session, submission_id, p.viewer, flt, error=message, status=409, form=p.form
+                session, submission_id, p.viewer, flt, error=message, status=422, form=p.form
             )
         return onwards(session, p, flt, submission_id)
 

@@ -14,6 +14,7 @@ from review.decide import claim
 from tests.review.test_pages import (
     SENDER,
     Site,
+    add_submission,
     csrf_of,
     dual_values,
     site_fixture,  # noqa: F401 - the `site` fixture
@@ -305,3 +306,27 @@ def test_an_unreadable_submission_shows_why_and_can_only_be_rejected(site: Site)
     )
     assert done.status_code == 303, done.text
     assert _submission(site, sid).status == SubmissionStatus.REJECTED
+
+
+def test_a_plan_with_problems_is_shown_in_red_and_cannot_be_approved(site: Site) -> None:
+    values = dual_values()
+    # The accounting firm already connected, named as an audit firm: the registry rules refuse it.
+    already = values | {
+        "new_firm_name": values["current_firm_name"],
+        "new_firm_orgnr": values["current_firm_orgnr"],
+        "new_firm_role": "audit",
+    }
+    with site.session() as s:
+        sid = add_submission(s, site.images, "dual", already, images=False)
+    client = site.logged_in("alice")
+    page = client.get(f"/granskning/{sid}").text
+    problems = re.findall(r'<p class="error problem">([^<]+)</p>', page)
+    assert len(problems) == 1 and values["current_firm_orgnr"] in problems[0]
+    before = snapshot(site.engine)
+    refused = client.post(f"/granskning/{sid}/godkann", data={"csrf": csrf_of(client)})
+    assert refused.status_code == 422
+    assert "kan inte godkännas" in refused.text
+    after = snapshot(site.engine)
+    for table in ("connections", "payers", "audit", "outbox"):
+        assert after[table] == before[table], table
+    assert _submission(site, sid).status == SubmissionStatus.QUEUED
