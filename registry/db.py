@@ -157,19 +157,38 @@ def current_revision(engine: Engine, *, version_table: str = "alembic_version") 
 
 
 def upgrade_migrations(
-    engine: Engine, *, script_location: Path, version_table: str
+    engine: Engine, *, script_location: Path, version_table: str, target: str = "head"
 ) -> tuple[str | None, str]:
-    """Bring one set of migrations to its head; returns (revision before, revision after)."""
+    """Bring one set of migrations to `target` (its head); returns (revision before, after)."""
     opts = {"version_table": version_table}
+    sqlite = engine.dialect.name == "sqlite"
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
+        if sqlite:
+            # SQLite alters a table by copying it; with foreign keys on, dropping the
+            # old copy fails as soon as other tables point at it. And Python's sqlite3
+            # only opens a transaction before DML, so CREATE TABLE would commit on its
+            # own: BEGIN here makes the whole upgrade one transaction. (PRAGMA
+            # foreign_keys is ignored inside a transaction, hence before BEGIN.)
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         before = MigrationContext.configure(connection, opts=opts).get_current_revision()
         config = alembic_config(
             connection, script_location=script_location, version_table=version_table
         )
-        command.upgrade(config, "head")
+        command.upgrade(config, target)
         after = MigrationContext.configure(connection, opts=opts).get_current_revision()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise DatabaseNotReady(
+                    f"the upgrade would break {len(broken)} foreign keys (first: {broken[0]}); "
+                    "nothing was changed"
+                )
+    if sqlite:
+        # The migration's connection still has foreign keys off: never hand it out again.
+        engine.dispose()
     assert after is not None, "alembic upgrade head left no revision"
     return before, after
 

@@ -158,3 +158,41 @@ def test_store_is_content_addressed_and_atomic(tmp_path: Path) -> None:
         store.get(hashlib.sha256(b"other").hexdigest())
     with pytest.raises(ReviewError, match="not a sha256"):
         store.path("../../etc/passwd")
+
+
+def test_upgrading_a_queue_with_submissions_in_it(db_url: str, tmp_path: Path) -> None:
+    """SQLite copies a table to alter it; rows pointing at it must survive, in one transaction."""
+    from registry import make_engine, upgrade_database, upgrade_migrations
+    from review.db import MIGRATIONS_DIR, VERSION_TABLE
+
+    engine = make_engine(db_url)
+    upgrade_database(engine)
+    upgrade_migrations(
+        engine, script_location=MIGRATIONS_DIR, version_table=VERSION_TABLE, target="review_0002"
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO submissions (id, created_at, status, source_kind, source_name, "
+                "source_sha256, document_index, blocking_findings, warning_findings) VALUES "
+                "(1, '2026-01-20 10:00:00', 'queued', 'mail', 'a.pdf', :sha, 0, 0, 0)"
+            ),
+            {"sha": "a" * 64},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO submission_pages (submission_id, position, source_page, image_sha256)"
+                " VALUES (1, 0, 0, :sha)"
+            ),
+            {"sha": "b" * 64},
+        )
+    assert upgrade_all(engine)[-1][:2] == ("review", "review_0002")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM submission_pages")).scalar() == 1
+        assert conn.execute(sa.text("SELECT claimed_by FROM submissions")).scalar() is None
+        tables = sa.inspect(conn).get_table_names()
+    assert not [t for t in tables if t.startswith("_alembic_tmp")]
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
