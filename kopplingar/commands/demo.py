@@ -5,16 +5,20 @@ and the issued forms of the committed scan corpus (idempotent, so the command
 can be run again), writes the sample mail into `data/sample-mail/` and reads
 it into the review queue exactly as `kopplingar intake poll --folder` would
 (reader processes, replies into the outbox, messages moved to `Processed/`
-or `Quarantine/`), prints a client to try the pages with, and serves the web
-app on 127.0.0.1:8000.
+or `Quarantine/`), prints a client to try the form pages with and a demo
+reviewer's login (a new random password each run), and serves the form pages
+and the reviewer pages on 127.0.0.1:8000.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import secrets
 
 import typer
 import uvicorn
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from intake.folder import FolderMailbox
@@ -25,10 +29,34 @@ from kopplingar.errors import ConfigError
 from kopplingar.mailing import build_mail_intake
 from kopplingar.settings import Mode, load_settings
 from registry import import_registry
-from review import queue_counts
+from review import ReviewerRole, queue_counts
+from review.auth import create_reviewer, find_reviewer, set_password
 from samples import REGISTRY_JSON
 from samples.mail import build_sample_mail
 from samples.scans import CORPUS_DIR, record_issued
+
+DEMO_REVIEWER = "granskare@example.se"
+
+
+def _demo_reviewer(engine: Engine) -> str:
+    """The demo's admin reviewer, with a new random password each run (printed once)."""
+    password = "Demo-" + secrets.token_urlsafe(12)
+    now = dt.datetime.now(dt.UTC)
+    with Session(engine) as session:
+        reviewer = find_reviewer(session, DEMO_REVIEWER)
+        if reviewer is None:
+            create_reviewer(
+                session,
+                email=DEMO_REVIEWER,
+                name="Demo Granskare",
+                role=ReviewerRole.ADMIN,
+                password=password,
+                now=now,
+            )
+        else:
+            set_password(session, reviewer, password, now)
+        session.commit()
+    return password
 
 
 def demo(
@@ -36,7 +64,7 @@ def demo(
     port: int = typer.Option(8000, help="Port to listen on."),
     no_serve: bool = typer.Option(False, "--no-serve", help="Prepare the data and exit."),
 ) -> None:
-    """Load the sample registry into the embedded database and serve the form pages."""
+    """The whole pipeline on sample data: registry, sample mail read into the queue, web app."""
     settings = load_settings()
     if settings.mode is not Mode.DEMO:
         raise ConfigError("kopplingar demo loads sample data; it refuses to run in production mode")
@@ -59,11 +87,17 @@ def demo(
     with Session(ctx.engine) as session:
         counts = queue_counts(session)
     print("review queue: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    password = _demo_reviewer(ctx.engine)
     sample = json.loads(REGISTRY_JSON.read_text(encoding="utf-8"))
     example = sample["subscriptions"][0]
     print(f"database: {settings.resolved_database_url()}")
     print(f"try: organisationsnummer {example['orgnr']}, abonnemangsnummer {example['number']}")
+    print(
+        f"reviewer pages: http://{host}:{port}/granskning/  log in as {DEMO_REVIEWER} / {password}"
+    )
     if no_serve:
         return
-    print(f"serving the form pages on http://{host}:{port}/  (Ctrl-C to stop)")
+    print(
+        f"serving the form pages and the reviewer pages on http://{host}:{port}/  (Ctrl-C to stop)"
+    )
     uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")
