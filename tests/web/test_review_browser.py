@@ -1,0 +1,341 @@
+"""The reviewer's day once in a real browser: real scans from the mailbox to the registry.
+
+Three real scans from the committed corpus come in by mail through one real
+mailbox pass (so the submissions carry real pages, crops and findings).
+A reviewer logs in to Debian's chromium, sorts the queue least sure first,
+opens the first submission, corrects the field the reader got wrong,
+approves with the keyboard, rejects the next one with a reason, and the
+outbox is delivered to a real SMTP server. What is expected (which
+submission comes first, which firm gets connected, who is mailed) is taken
+from the database and the registry, never hard-coded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from forms import FormKind
+from intake.folder import FolderMailbox
+from kopplingar.app import create_app
+from kopplingar.context import AppContext
+from kopplingar.database import upgrade_all
+from kopplingar.localmail.smtp import LocalSmtp
+from kopplingar.serving import serve_in_thread
+from registry import make_engine
+from registry.models import AuditEvent, Company, Connection, IssuedForm
+from review import OutboundMail, Submission, SubmissionField, SubmissionStatus
+from review.auth import create_reviewer
+from review.authmodels import ReviewerRole
+from review.models import SubmissionFinding
+from review.outbox import deliver_pending
+from review.smtp import SmtpSender
+from review.web_common import STATUS_LABELS
+from tests.intake.mailenv import MAILBOX, MailEnv, make_env, message, scan
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+OVERRIDE = "Byrån är en redovisningsbyrå, som utfärdat; rollen var felläst."
+PASSWORD = "Granska noga 2026"
+REVIEWER = "greta.granskare@example.se"
+QR_KEY = b"test-key-for-the-reviewer-browser-0123456789abcdef"
+# Small single-form scans from the corpus, each mailed by a sender of its own.
+MAILS = {
+    "020-fax-pdf.pdf": "Anna Berg <anna.berg@kund-ett.example>",
+    "012-office-pdf.pdf": "Karl Olsson <karl.olsson@kund-tva.example>",
+    "008-low-quality-jpeg.jpg": "Maria Svensson <maria@kund-tre.example>",
+}
+
+
+@dataclass
+class Desk:
+    engine: Engine
+    env: MailEnv
+    smtp: LocalSmtp
+    images: Path
+
+    def deliver(self) -> int:
+        with SmtpSender(self.smtp.config()) as sender:
+            report = deliver_pending(
+                self.engine,
+                sender,
+                from_address=MAILBOX,
+                now=lambda: dt.datetime.now(dt.UTC),
+            )
+        assert report.failed == 0 and report.deferred == 0
+        return report.sent
+
+    def submission(self, submission_id: int) -> Submission:
+        with Session(self.engine) as session:
+            found = session.get(Submission, submission_id)
+            assert found is not None
+            return found
+
+    def outbox_for(self, submission_id: int) -> list[OutboundMail]:
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(OutboundMail)
+                .where(OutboundMail.submission_id == submission_id)
+                .order_by(col(OutboundMail.id))
+            )
+            return list(rows.all())
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    # One real-browser run is enough: the page tests cover both databases.
+    engine = make_engine(f"sqlite:///{tmp_path / 'review.db'}")
+    upgrade_all(engine)
+    env = make_env(engine, tmp_path)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for n, (name, sender) in enumerate(MAILS.items(), 1):
+        raw = message(sender, f"Blankett {n}", [(name, scan(name))])
+        (inbox / f"{n}.eml").write_bytes(raw)
+    box = FolderMailbox(inbox)
+    box.open()
+    try:
+        summary = env.run_pass(box)
+    finally:
+        box.close()
+    assert summary.submissions == len(MAILS)
+    with Session(engine) as session:
+        create_reviewer(
+            session,
+            email=REVIEWER,
+            name="Greta Granskare",
+            role=ReviewerRole.REVIEWER,
+            password=PASSWORD,
+            now=dt.datetime.now(dt.UTC),
+        )
+        session.commit()
+    with LocalSmtp(tmp_path / "smtp") as smtp:
+        yield Desk(engine=engine, env=env, smtp=smtp, images=tmp_path / "images")
+    engine.dispose()
+
+
+def _app_context(desk: Desk) -> AppContext:
+    return AppContext(
+        engine=desk.engine,
+        qr_key=QR_KEY,
+        mailbox_address=MAILBOX,
+        public_base_url="https://kopplingar.example.se",
+        download_limit=1000,
+        download_window_seconds=600,
+        trust_forwarded_for=False,
+        images_dir=desk.images,
+        cookie_secure=False,  # served over plain http on loopback
+    )
+
+
+def _least_sure(engine: Engine) -> list[int]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Submission).order_by(col(Submission.min_confidence), col(Submission.id))
+        )
+        return [s.id for s in rows.all() if s.id is not None]
+
+
+def _fields(engine: Engine, submission_id: int) -> dict[str, SubmissionField]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(SubmissionField).where(SubmissionField.submission_id == submission_id)
+        )
+        return {f.name: f for f in rows.all()}
+
+
+def _issued_value(engine: Engine, submission_id: int, name: str) -> str:
+    with Session(engine) as session:
+        submission = session.get(Submission, submission_id)
+        assert submission is not None and submission.form_id is not None
+        issued = session.get(IssuedForm, submission.form_id)
+        assert issued is not None
+        return issued.values[name]
+
+
+def _blocking(engine: Engine, submission_id: int) -> list[str]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(SubmissionFinding.message).where(
+                SubmissionFinding.submission_id == submission_id,
+                SubmissionFinding.severity == "blocking",
+            )
+        )
+        return list(rows.all())
+
+
+def _company(session: Session, orgnr: str) -> Company:
+    return session.exec(select(Company).where(Company.orgnr == orgnr)).one()
+
+
+def _body(mail: EmailMessage) -> str:
+    part = mail.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def _open_connections(engine: Engine, client: str, firm: str) -> list[Connection]:
+    with Session(engine) as session:
+        client_id, firm_id = _company(session, client).id, _company(session, firm).id
+        rows = session.exec(
+            select(Connection).where(
+                Connection.client_id == client_id,
+                Connection.firm_id == firm_id,
+                col(Connection.until).is_(None),
+            )
+        )
+        return list(rows.all())
+
+
+def _log_in(page: Page, base: str) -> None:
+    page.goto(f"{base}/granskning/")
+    expect(page.get_by_role("heading", name="Logga in")).to_be_visible()
+    page.fill("#email", REVIEWER)
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.get_by_role("heading", name="Kön")).to_be_visible()
+    expect(page.locator(".who")).to_have_text("Greta Granskare")
+
+
+def test_a_reviewer_corrects_approves_by_keyboard_and_rejects(desk: Desk) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: scripts/setup.sh test installs Debian's chromium")
+    # The receipts the mailbox pass queued go first, so later counts are the decisions'.
+    assert desk.deliver() == len(MAILS)
+    desk.smtp.wait_for(len(MAILS))
+    desk.smtp.clear()
+
+    first, second, _ = _least_sure(desk.engine)
+    fields = _fields(desk.engine, first)
+    # The least sure field of the first submission is the one to look at and correct;
+    # the issued form (the registry's record of what we printed) says what it should be.
+    wrong = min(fields.values(), key=lambda f: (f.confidence, f.name))
+    assert wrong.name == "current_firm_role", wrong.name
+    corrected = _issued_value(desk.engine, first, wrong.name)
+    assert corrected != wrong.value
+    [blocking] = _blocking(desk.engine, first)
+    kind_before = desk.submission(first).kind
+    assert kind_before == FormKind.DUAL.value
+
+    issued = {n: _issued_value(desk.engine, first, n) for n in ("client_orgnr", "new_firm_orgnr")}
+    assert not _open_connections(desk.engine, issued["client_orgnr"], issued["new_firm_orgnr"])
+
+    with serve_in_thread(create_app(_app_context(desk))) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            _log_in(page, base)
+            expect(page.locator("table.queue tbody tr")).to_have_count(len(MAILS))
+            page.select_option("select[name=sort]", "confidence")
+            page.get_by_role("button", name="Visa").click()
+            rows = page.locator("table.queue tbody tr")
+            expect(rows.first.locator("a")).to_have_text(f"#{first}")
+            expect(rows.nth(1).locator("a")).to_have_text(f"#{second}")
+            # The queue shows at a glance what needs attention.
+            expect(rows.first.locator(".badge.blocking")).to_be_visible()
+            rows.first.locator("a").click()
+
+            expect(page.get_by_role("heading", level=1)).to_contain_text(f"Ärende #{first}")
+            expect(page.locator("img.page").first).to_be_visible()
+            page.locator(".claim").get_by_role("button", name="Ta ärendet").click()
+            expect(page.locator(".claim")).to_contain_text("Du har ärendet")
+            # The crop beside the field, so the reviewer can read it off the scan.
+            expect(
+                page.locator(
+                    f"img[alt='Skannat: {page.inner_text(f'label[for=field-{wrong.name}]')}']"
+                )
+            ).to_be_visible()
+            field = page.locator(f"#field-{wrong.name}")
+            expect(field).to_have_value(wrong.value)
+            field.fill(corrected)
+            page.get_by_role("button", name="Spara rättelser").click()
+            expect(page.locator(f"#field-{wrong.name}")).to_have_value(corrected)
+            expect(page.locator("#fields-form")).to_contain_text(f"Rättat; läst: {wrong.value}")
+
+            # The role of the firm already connected is not checked again by the plan, so
+            # the blocking finding about it stays open and approving needs a reason.
+            expect(page.locator("#approve-form .error")).to_contain_text(blocking)
+
+            # Approve by keyboard: "a" moves focus to the reason (the button when
+            # none is needed), Tab on to the button, Enter presses it.
+            page.locator("h1").click()
+            page.keyboard.press("a")
+            expect(page.locator("#override_reason")).to_be_focused()
+            page.keyboard.type(OVERRIDE)
+            page.keyboard.press("Tab")
+            expect(page.locator("#approve")).to_be_focused()
+            page.keyboard.press("Enter")
+
+            # On to the next least-sure submission, with a note about the one just done.
+            expect(page.locator("#notice")).to_have_text(
+                f"Ärende #{first}: {STATUS_LABELS['applied']}."
+            )
+            expect(page.get_by_role("heading", level=1)).to_contain_text(f"Ärende #{second}")
+            expect(page.locator(".claim")).to_contain_text("Du har ärendet")
+
+            page.keyboard.press("r")
+            expect(page.locator("#reason_code")).to_be_focused()
+            page.select_option("#reason_code", "signature_missing")
+            page.fill("#reason_text", "Byråns systemadministratör behöver också skriva under.")
+            page.get_by_role("button", name="Avvisa").click()
+            expect(page.locator("#notice")).to_have_text(
+                f"Ärende #{second}: {STATUS_LABELS['rejected']}."
+            )
+        finally:
+            browser.close()
+
+    # The registry: the dual connection is there, and the audit log says who did it.
+    approved = desk.submission(first)
+    assert approved.status is SubmissionStatus.APPLIED
+    assert approved.applied_at is not None
+    assert approved.override_reason == OVERRIDE
+    fields = _fields(desk.engine, first)
+    assert fields[wrong.name].corrected_value == corrected
+    values = {n: f.corrected_value or f.value for n, f in fields.items()}
+    [connection] = _open_connections(desk.engine, values["client_orgnr"], values["new_firm_orgnr"])
+    assert connection.role.value == values["new_firm_role"]
+    with Session(desk.engine) as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.actor == REVIEWER)).all()
+    actions = {(e.action, e.subject) for e in events}
+    assert ("submission.approved", f"submission:{first}") in actions
+    assert ("submission.rejected", f"submission:{second}") in actions
+    [created] = [e for e in events if e.action == "connection.created"]
+    assert created.detail.startswith(f"submission {first}: ")
+
+    rejected = desk.submission(second)
+    assert rejected.status is SubmissionStatus.REJECTED
+    assert rejected.decision_reason is not None
+    assert "Byråns systemadministratör" in rejected.decision_reason
+
+    # The mails, through a real SMTP server: everyone the approval names, then the rejection.
+    approval = desk.outbox_for(first)
+    rejection = desk.outbox_for(second)
+    assert {m.template for m in approval} >= {"approved_client", "approved_firm"}
+    assert [m.template for m in rejection] == ["rejected"]
+    sent = desk.deliver()
+    assert sent == len(approval) + len(rejection)
+    arrived = desk.smtp.wait_for(sent)
+    by_recipient = {str(m["To"]).lower(): m for m in arrived}
+    assert set(by_recipient) == {m.recipient for m in approval + rejection}
+    senders = {m.id: m.sender for m in desk.env.messages()}
+    assert senders[approved.inbound_message_id] in by_recipient
+    assert values["new_firm_email"] in by_recipient
+    for mail in approval:
+        got = by_recipient[mail.recipient]
+        assert values["client_name"] in _body(got)
+    client_mail = by_recipient[senders[approved.inbound_message_id] or ""]
+    assert str(client_mail["Subject"]).startswith("Klart:")
+    assert values["client_name"] in str(client_mail["Subject"])
+    assert "Nu har vi kopplat" in _body(client_mail)
+    rejected_mail = by_recipient[senders[rejected.inbound_message_id] or ""]
+    assert "Byråns systemadministratör behöver också skriva under." in _body(rejected_mail)
+    assert "En underskrift saknas." in _body(rejected_mail)
