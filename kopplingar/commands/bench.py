@@ -49,3 +49,26 @@ def mailbox(
     from kopplingar.benchmarks.mailbox import run
 
     print(run(count, jobs, database_url, baseline=not no_baseline))
+
+
+@app.command("review")
+def review(
+    count: int = typer.Option(10000, min=1, help="Submissions to seed the queue with."),
+    requests: int = typer.Option(200, min=1, help="Sequential GETs timed per page kind."),
+    postgresql: str | None = typer.Option(
+        None,
+        "--postgresql",
+        help="PostgreSQL server to measure on too (a fresh database is created and dropped); "
+        "default: postgresql://postgres@127.0.0.1:5432/test if it answers.",
+    ),
+    no_postgresql: bool = typer.Option(False, "--no-postgresql", help="Measure SQLite only."),
+) -> None:
+    """Median and p95 of the reviewer queue and detail pages on SQLite and PostgreSQL."""
+    from kopplingar.benchmarks.review import DEFAULT_POSTGRESQL, run
+
+    if no_postgresql:
+        print(run(count, requests, None, postgresql_optional=True))
+    elif postgresql:
+        print(run(count, requests, postgresql, postgresql_optional=False))
+    else:
+        print(run(count, requests, DEFAULT_POSTGRESQL, postgresql_optional=True))
