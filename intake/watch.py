@@ -23,6 +23,18 @@ from intake.mailbox import MailSource, PollSummary
 log = logging.getLogger("kopplingar.intake.watch")
 
 
+class StopWatching(Exception):  # noqa: N818 - a request, not an error
+    """Raised by a signal handler to end an IDLE wait at once (see `WatchState.idle`)."""
+
+
+@dataclass
+class WatchState:
+    """What a signal handler may look at: while `idle`, raising `StopWatching` is safe,
+    because nothing is half done; otherwise it should only ask the loop to stop."""
+
+    idle: bool = False
+
+
 @dataclass(frozen=True)
 class WatchTiming:
     idle_seconds: float = 300.0  # longest IDLE before a pass runs anyway
@@ -40,11 +52,13 @@ def watch(
     report: Callable[[str], None],
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    state: WatchState | None = None,
 ) -> int:
     """Run passes until `should_stop()`; returns how many passes completed."""
     passes = 0
     failures = 0
     connected = False
+    state = state or WatchState()
     while not should_stop():
         try:
             if not connected:
@@ -59,8 +73,14 @@ def watch(
                 left = deadline - clock()
                 if left <= 0:
                     break
-                if source.wait_for_mail(min(timing.idle_slice, left)):
+                try:
+                    state.idle = True
+                    if source.wait_for_mail(min(timing.idle_slice, left)):
+                        break
+                except StopWatching:
                     break
+                finally:
+                    state.idle = False
         except MailboxBusy as exc:
             report(f"waiting: {exc.message}")
             _sleep_unless_stopped(sleep, timing.poll_seconds, should_stop)

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from intake.mailbox import MailSource, PollSummary
 from intake.pipeline import IntakeContext, enqueue_file, file_json, read_file
-from intake.watch import WatchTiming, watch
+from intake.watch import StopWatching, WatchState, WatchTiming, watch
 from kopplingar.context import build_context
 from kopplingar.database import require_all_current
 from kopplingar.errors import EX_NOINPUT, KopplingarError
@@ -139,9 +139,14 @@ def watch_command(
     mail, source = _mail_intake(folder)
     stop = threading.Event()
 
+    state = WatchState()
+
     def request_stop(signum: int, _frame: object) -> None:
         print(f"watch: signal {signum}, stopping after the current message", file=sys.stderr)
         stop.set()
+        if state.idle:
+            # Waiting in IDLE, nothing half done: end the wait now, not at the slice's end.
+            raise StopWatching
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
@@ -161,5 +166,6 @@ def watch_command(
             ),
             should_stop=stop.is_set,
             report=lambda line: print(f"watch: {line}", flush=True),
+            state=state,
         )
     print(f"watch: stopped after {passes} passes", file=sys.stderr)

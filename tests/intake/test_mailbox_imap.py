@@ -247,7 +247,7 @@ def test_hostile_mail_is_recorded_and_the_poller_survives(
     )
     started = time.monotonic()
     with (
-        ReaderPool(setup, jobs=2, limits=ChildLimits(seconds=15)) as pool,
+        ReaderPool(setup, jobs=2, limits=ChildLimits(seconds=5)) as pool,
         ImapMailbox(mailbox_user.config()) as box,
     ):
         summary = env.run_pass(box, pool)
