@@ -99,7 +99,7 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
-def _enum(enum: type[StrEnum], name: str) -> sa.Enum:
+def string_enum(enum: type[StrEnum], name: str) -> sa.Enum:
     # A string column plus a CHECK constraint rather than a native PostgreSQL
     # enum type, so that adding a value later is a plain constraint change.
     return sa.Enum(
@@ -122,7 +122,7 @@ class Company(RegistryModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     orgnr: str = Field(max_length=11, unique=True)
     name: str = Field(max_length=200)
-    kind: CompanyKind = Field(sa_type=_enum(CompanyKind, "company_kind"))
+    kind: CompanyKind = Field(sa_type=string_enum(CompanyKind, "company_kind"))
 
 
 class Subscription(RegistryModel, table=True):
@@ -165,7 +165,7 @@ class Role(RegistryModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="people.id")
     company_id: int = Field(foreign_key="companies.id", index=True)
-    role: RoleKind = Field(sa_type=_enum(RoleKind, "role_kind"))
+    role: RoleKind = Field(sa_type=string_enum(RoleKind, "role_kind"))
 
 
 class Connection(RegistryModel, table=True):
@@ -192,7 +192,7 @@ class Connection(RegistryModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     client_id: int = Field(foreign_key="companies.id")
     firm_id: int = Field(foreign_key="companies.id", index=True)
-    role: ConnectionRole = Field(sa_type=_enum(ConnectionRole, "connection_role"))
+    role: ConnectionRole = Field(sa_type=string_enum(ConnectionRole, "connection_role"))
     since: dt.date
     until: dt.date | None = None
 
@@ -203,7 +203,7 @@ class IssuedForm(RegistryModel, table=True):
     __tablename__ = "issued_forms"
 
     id: str = Field(primary_key=True, max_length=10)
-    kind: FormKind = Field(sa_type=_enum(FormKind, "form_kind"))
+    kind: FormKind = Field(sa_type=string_enum(FormKind, "form_kind"))
     version: str = Field(max_length=20)
     values: dict[str, str] = Field(sa_type=sa.JSON)
     signatories: dict[str, str] = Field(sa_type=sa.JSON)

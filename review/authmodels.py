@@ -13,10 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-import sqlalchemy as sa
 from sqlmodel import Field
 
-from registry.models import UTCDateTime, utcnow
+from registry.models import UTCDateTime, string_enum, utcnow
 from review.models import ReviewModel
 
 
@@ -25,24 +24,13 @@ class ReviewerRole(StrEnum):
     ADMIN = "admin"
 
 
-def _role_type() -> sa.Enum:
-    return sa.Enum(
-        ReviewerRole,
-        name="reviewer_role",
-        native_enum=False,
-        create_constraint=True,
-        length=20,
-        values_callable=lambda members: [m.value for m in members],
-    )
-
-
 class Reviewer(ReviewModel, table=True):
     __tablename__ = "reviewers"
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=254, unique=True)  # lower-cased; the login name
     name: str = Field(max_length=200)
-    role: ReviewerRole = Field(sa_type=_role_type())
+    role: ReviewerRole = Field(sa_type=string_enum(ReviewerRole, "reviewer_role"))
     password_hash: str = Field(max_length=300)  # argon2id, PHC string
     active: bool = True
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

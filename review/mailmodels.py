@@ -25,19 +25,8 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from registry.models import UTCDateTime, utcnow
+from registry.models import UTCDateTime, string_enum, utcnow
 from review.models import ReviewModel
-
-
-def _enum(enum: type[StrEnum], name: str) -> sa.Enum:
-    return sa.Enum(
-        enum,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=20,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class MessageState(StrEnum):
@@ -83,7 +72,7 @@ class InboundMessage(ReviewModel, table=True):
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)  # its Date header
     recorded_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     processed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
-    state: MessageState = Field(sa_type=_enum(MessageState, "message_state"))
+    state: MessageState = Field(sa_type=string_enum(MessageState, "message_state"))
     detail: str | None = Field(default=None, max_length=500)  # why quarantined, what was found
     attempts: int = 0  # processing runs started; a message that keeps killing the run stops
     destination: str | None = Field(default=None, max_length=200)  # folder it goes to
@@ -103,7 +92,7 @@ class InboundAttachment(ReviewModel, table=True):
     detected_type: str = Field(max_length=40)
     size: int
     sha256: str = Field(max_length=64, index=True)
-    outcome: AttachmentOutcome = Field(sa_type=_enum(AttachmentOutcome, "attachment_outcome"))
+    outcome: AttachmentOutcome = Field(sa_type=string_enum(AttachmentOutcome, "attachment_outcome"))
     detail: str | None = Field(default=None, max_length=500)
     duplicate_of_submission: int | None = Field(default=None, foreign_key="submissions.id")
 
@@ -124,7 +113,7 @@ class OutboundMail(ReviewModel, table=True):
     in_reply_to: str | None = Field(default=None, max_length=500)
     subject: str = Field(max_length=300)
     body: str = Field(sa_type=sa.Text)
-    state: OutboxState = Field(sa_type=_enum(OutboxState, "outbox_state"))
+    state: OutboxState = Field(sa_type=string_enum(OutboxState, "outbox_state"))
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)

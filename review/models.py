@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry as orm_registry
 from sqlmodel import Field, SQLModel
 
-from registry.models import NAMING_CONVENTION, UTCDateTime, utcnow
+from registry.models import NAMING_CONVENTION, UTCDateTime, string_enum, utcnow
 
 REVIEW_METADATA = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -31,17 +31,6 @@ class SubmissionStatus(StrEnum):
     APPROVED = "approved"
     APPLIED = "applied"
     REJECTED = "rejected"
-
-
-def _status_type() -> sa.Enum:
-    return sa.Enum(
-        SubmissionStatus,
-        name="submission_status",
-        native_enum=False,
-        create_constraint=True,
-        length=20,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class ReviewModel(SQLModel, registry=orm_registry(metadata=REVIEW_METADATA)):
@@ -57,7 +46,7 @@ class Submission(ReviewModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    status: SubmissionStatus = Field(sa_type=_status_type())
+    status: SubmissionStatus = Field(sa_type=string_enum(SubmissionStatus, "submission_status"))
     kind: str | None = Field(default=None, max_length=20)
     form_id: str | None = Field(default=None, max_length=10, index=True)
     form_version: str | None = Field(default=None, max_length=20)

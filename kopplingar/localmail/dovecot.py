@@ -31,7 +31,6 @@ import json
 import os
 import pwd
 import secrets
-import socket
 import ssl
 import subprocess
 import threading
@@ -51,6 +50,7 @@ from imapclient.imap_utf7 import encode as utf7_encode
 from intake.imap import ImapConfig, Security
 from kopplingar.errors import KopplingarError
 from kopplingar.localmail.certs import make_certificate
+from kopplingar.serving import free_port
 
 HOST = "127.0.0.1"
 DOVECOT = Path("/usr/sbin/dovecot")
@@ -71,12 +71,6 @@ class StoredMessage:
     uid: int
     flags: frozenset[str]  # e.g. {"\\Seen"}
     raw: bytes
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def _listening(ports: set[int]) -> bool:
@@ -224,7 +218,7 @@ class LocalDovecot:
         for _attempt in range(3):
             # A port picked as free may be taken before Dovecot binds it: pick again.
             if not (self.imaps_port and self.imap_port) or _attempt:
-                self.imaps_port, self.imap_port = _free_port(), _free_port()
+                self.imaps_port, self.imap_port = free_port(), free_port()
             self._write_config()
             if self._launch():
                 return

@@ -11,7 +11,6 @@ for a while" can be played out.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import threading
 import time
@@ -28,6 +27,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from kopplingar.localmail.certs import make_certificate
+from kopplingar.serving import free_port
 from review.smtp import SmtpConfig
 
 HOST = "127.0.0.1"
@@ -52,12 +52,6 @@ class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     message: EmailMessage
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 class _Handler:
@@ -162,7 +156,7 @@ class LocalSmtp:
             return
         tries = 1 if self.port else 5  # a fresh port may be taken between probe and bind
         for attempt in range(tries):
-            port = self.port or _free_port()
+            port = self.port or free_port()
             controller = _Controller(
                 self._handler,
                 hostname=HOST,
