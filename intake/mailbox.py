@@ -312,7 +312,8 @@ class MailboxPass:
                     relocated.add(seen.id)
                 return seen.id, seen.state != MessageState.RECEIVED
             self.raw_store.put(raw)
-            header = parse_header(_header_block(raw), own_addresses=(self.policy.mailbox_address,))
+            # parse_header reads only the header block (capped), and never raises.
+            header = parse_header(raw, own_addresses=(self.policy.mailbox_address,))
             record = InboundMessage(
                 account=source.account,
                 folder=source.folder,
@@ -414,7 +415,7 @@ class MailboxPass:
                 exc.message,
                 exc.customer_message,
                 summary,
-                header=_safe_header(raw, policy.mailbox_address),
+                header=parse_header(raw, own_addresses=(policy.mailbox_address,)),
             )
             self._move(uid, record_id, summary)
             return None
@@ -662,21 +663,6 @@ class MailboxPass:
 
 def _angle(message_id: str | None) -> str | None:
     return f"<{message_id}>" if message_id else None
-
-
-def _header_block(raw: bytes) -> bytes:
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        end = raw.find(sep)
-        if end >= 0:
-            return raw[: end + len(sep)]
-    return raw[: 256 * 1024]
-
-
-def _safe_header(raw: bytes, mailbox: str) -> HeaderInfo | None:
-    try:
-        return parse_header(_header_block(raw), own_addresses=(mailbox,))
-    except MessageRejected:
-        return None
 
 
 def _over_caps_swedish(detail: str, limits: MailLimits) -> str:
