@@ -541,6 +541,34 @@ def _apply(
     )
 
 
+def _decide(
+    session: Session,
+    submission: Submission,
+    reviewer: Reviewer,
+    status: SubmissionStatus,
+    action: str,
+    *,
+    now: dt.datetime,
+    after: dict[str, object],
+) -> None:
+    """The bookkeeping every decision shares: status, who and when, claim released, audit."""
+    before = {"status": submission.status.value}
+    submission.status = status
+    submission.decided_by = reviewer.id
+    submission.decided_at = now
+    submission.claimed_by = None
+    submission.claimed_until = None
+    session.add(submission)
+    record_event(
+        session,
+        actor=reviewer.email,
+        action=action,
+        subject=f"submission:{submission.id}",
+        before=before,
+        after={"status": status.value, **after},
+    )
+
+
 def approve(
     session: Session,
     submission_id: int,
@@ -578,23 +606,16 @@ def approve(
         )
     except Conflict as exc:
         raise DecisionError(exc.message) from exc
-    before_status = submission.status.value
-    submission.status = SubmissionStatus.APPLIED
-    submission.decided_by = reviewer.id
-    submission.decided_at = now
     submission.applied_at = now
     submission.override_reason = override
-    submission.claimed_by = None
-    submission.claimed_until = None
-    session.add(submission)
-    record_event(
+    _decide(
         session,
-        actor=reviewer.email,
-        action="submission.approved",
-        subject=f"submission:{submission_id}",
-        before={"status": before_status},
+        submission,
+        reviewer,
+        SubmissionStatus.APPLIED,
+        "submission.approved",
+        now=now,
         after={
-            "status": SubmissionStatus.APPLIED.value,
             "kind": request.kind.value,
             "changes": [c.summary for c in applied.changes],
             "already_done": applied.already_done,
@@ -643,25 +664,15 @@ def reject(
         raise DecisionError(f"Förklaringen får vara högst {_TEXT_MAX} tecken.")
     submission = _hold(session, submission_id, reviewer, now, _OPEN)
     reason = text if reason_code == "other" else f"{reasons[reason_code]} {text}".strip()
-    before_status = submission.status.value
-    submission.status = SubmissionStatus.REJECTED
-    submission.decided_by = reviewer.id
-    submission.decided_at = now
     submission.decision_reason = reason
-    submission.claimed_by = None
-    submission.claimed_until = None
-    session.add(submission)
-    record_event(
+    _decide(
         session,
-        actor=reviewer.email,
-        action="submission.rejected",
-        subject=f"submission:{submission_id}",
-        before={"status": before_status},
-        after={
-            "status": SubmissionStatus.REJECTED.value,
-            "reason_code": reason_code,
-            "reason": reason,
-        },
+        submission,
+        reviewer,
+        SubmissionStatus.REJECTED,
+        "submission.rejected",
+        now=now,
+        after={"reason_code": reason_code, "reason": reason},
     )
     message = _inbound(session, submission)
     if message is not None and message.sender:
