@@ -3,10 +3,11 @@
 Pure and dependency-free: both the renderer and the scan reader build on it.
 """
 
-from forms.errors import FormsError, FormValuesError, InvalidPayload, InvalidValue
+from forms.errors import FormsError, FormValuesError, InvalidPayload, InvalidValue, KopplingarError
 from forms.geometry import (
     ARUCO_DICTIONARY,
     FIDUCIALS,
+    MARKER_GRID,
     MM_PER_INCH,
     PAGE_HEIGHT_MM,
     PAGE_WIDTH_MM,
@@ -24,6 +25,9 @@ from forms.identity import (
     parse_organisationsnummer,
     parse_personnummer,
     parse_subscription_number,
+)
+from forms.payload import (
+    PREFIX as PAYLOAD_PREFIX,
 )
 from forms.payload import (
     QrPayload,
@@ -53,9 +57,11 @@ __all__ = [
     "FIDUCIALS",
     "FORMS",
     "FORM_VERSION",
+    "MARKER_GRID",
     "MM_PER_INCH",
     "PAGE_HEIGHT_MM",
     "PAGE_WIDTH_MM",
+    "PAYLOAD_PREFIX",
     "Box",
     "CompanyNumber",
     "Corner",
@@ -69,6 +75,7 @@ __all__ = [
     "IdentityKind",
     "InvalidPayload",
     "InvalidValue",
+    "KopplingarError",
     "Option",
     "QrPayload",
     "Section",

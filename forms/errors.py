@@ -1,23 +1,38 @@
-"""The root exception of the forms package.
+"""The product's one error root, and the root of the forms package's errors.
 
-Every error here is about a value a person gave us, so it carries a Swedish
+`KopplingarError` lives here because `forms` is the lowest layer: every other
+package's root (`RegistryError`, `RenderError`, `QueueError`, `IntakeError`,
+`ReviewError`, the CLI's own `CliError`) subclasses it, so the command line
+catches this one class and turns it into its message and exit code. Exit
+codes are sysexits(3) values from `os`, never numbers typed out.
+
+The forms errors are about a value a person gave us, so they carry a Swedish
 message that can be shown to a customer as it is, the field it concerns, and
-the CLI exit code for "bad input".
+the exit code for bad input.
 """
 
 from __future__ import annotations
 
-EXIT_BAD_INPUT = 65  # sysexits EX_DATAERR
+import os
 
 
-class FormsError(Exception):
+class KopplingarError(Exception):
+    """Root of everything the product raises on purpose: a message and an exit code."""
+
+    exit_code: int = os.EX_SOFTWARE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class FormsError(KopplingarError):
     """A value or a payload that does not fit a form."""
 
-    exit_code: int = EXIT_BAD_INPUT
+    exit_code = os.EX_DATAERR
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.field = field
 
     def __str__(self) -> str:

@@ -1,24 +1,22 @@
 """The root exception of the intake package, and its input rejections.
 
 A file that cannot be read as pages is the sender's problem, not ours, so it
-is a data error (sysexits EX_DATAERR, 65) like a bad form value. It carries
-an English message for the operator and the log, and a Swedish one that can
-be put in front of the customer or the reviewer as it is.
+is a data error (EX_DATAERR) like a bad form value. It carries an English
+message for the operator and the log, and a Swedish one that can be put in
+front of the customer or the reviewer as it is.
 """
 
 from __future__ import annotations
 
-EXIT_BAD_INPUT = 65  # sysexits EX_DATAERR
+import os
+
+from forms import KopplingarError
 
 
-class IntakeError(Exception):
+class IntakeError(KopplingarError):
     """Something in what was mailed to us that the intake cannot go on with."""
 
-    exit_code: int = EXIT_BAD_INPUT
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    exit_code = os.EX_DATAERR
 
 
 # The name reads as what happened to the file; an "Error" suffix would only repeat it.

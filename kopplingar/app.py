@@ -20,11 +20,11 @@ from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from kopplingar.context import AppContext
-from render.ratelimit import SlidingWindowLimiter
+from render import SlidingWindowLimiter
 from render.web import TEMPLATES as RENDER_TEMPLATES
 from render.web import PublicPages, make_public_router
-from review.store import ImageStore
 from review.web import ReviewPages, install_review_pages
+from workqueue import ImageStore
 
 STATIC_DIR = RENDER_TEMPLATES.parent / "static"
 

@@ -1,23 +1,37 @@
 """The `kopplingar` command: one Typer app with a group per capability.
 
-Each group lives in `kopplingar/commands/`; this module only wires them and
-turns every package's root exception into its message and exit code, so a
-cron job or an operator sees one clear line instead of a traceback.
+Each group lives in `kopplingar/commands/`; this module wires them, sets up
+logging once (`--verbose`, `--log-format`), and turns whatever ends a command
+into an exit code, so a cron job, systemd or an operator sees one clear line
+and never a Python traceback:
+
+* a product error (`forms.KopplingarError`, the one root): its message and
+  its sysexits code;
+* a usage mistake (unknown option, missing argument): Click's usage message
+  and EX_USAGE;
+* Ctrl-C: 130, as a shell reports a SIGINT;
+* anything else is a bug: one line naming it, the traceback only in the log
+  at `--verbose`, and EX_SOFTWARE.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+from collections.abc import Sequence
+from typing import NoReturn
 
+import click
 import typer
 
-from forms import FormsError
-from intake.errors import IntakeError
+from forms import KopplingarError
 from kopplingar.commands import bench, db, demo, form, intake, registry, samples, users, web
-from kopplingar.errors import KopplingarError
-from registry import RegistryError
-from render import RenderError
-from review import ReviewError
+from kopplingar.logs import LogFormat, configure_logging
+
+EX_INTERRUPTED = 128 + 2  # what a shell reports for a command ended by SIGINT
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(
     name="kopplingar",
@@ -26,6 +40,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _options(
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More log lines on stderr: -v info, -vv debug."
+    ),
+    log_format: LogFormat = typer.Option(
+        LogFormat.TEXT, "--log-format", help="Log lines as text or as one JSON object each."
+    ),
+) -> None:
+    """Linkage forms for accounting and audit firms: render, read, review."""
+    configure_logging(verbose=verbose, log_format=log_format)
+
+
 app.add_typer(db.app, name="db")
 app.add_typer(registry.app, name="registry")
 app.add_typer(form.app, name="form")
@@ -36,29 +65,43 @@ app.add_typer(samples.app, name="samples")
 app.add_typer(users.app, name="users")
 app.command("demo")(demo.demo)
 
-_HANDLED = (FormsError, RegistryError, RenderError, IntakeError, ReviewError, KopplingarError)
 
-
-def main() -> None:
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run one command line and return its exit code; nothing escapes as a traceback."""
     try:
-        app(standalone_mode=False)
-    except _HANDLED as exc:
+        result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except KopplingarError as exc:
+        log.debug("command failed", exc_info=True)
         print(f"kopplingar: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        print("kopplingar: aborted", file=sys.stderr)
-        sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except SystemExit:
-        raise
+        return exc.exit_code
+    except click.UsageError as exc:
+        exc.show()
+        return os.EX_USAGE
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort as exc:
+        interrupted = isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
+        print("kopplingar: interrupted" if interrupted else "kopplingar: aborted", file=sys.stderr)
+        return EX_INTERRUPTED if interrupted else 1
+    except KeyboardInterrupt:
+        print("kopplingar: interrupted", file=sys.stderr)
+        return EX_INTERRUPTED
     except Exception as exc:
-        import click
+        log.error("internal error", exc_info=True)
+        print(
+            f"kopplingar: internal error ({type(exc).__name__}: {exc}); "
+            "run again with --verbose for the details",
+            file=sys.stderr,
+        )
+        return os.EX_SOFTWARE
+    # With standalone_mode off, Click returns what ended the command: typer.Exit's code,
+    # or the command's own return value (None for a command that just returns).
+    return result if isinstance(result, int) else os.EX_OK
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def main() -> NoReturn:
+    sys.exit(run())
 
 
 if __name__ == "__main__":

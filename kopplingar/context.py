@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from kopplingar.settings import Settings
 from registry import make_engine
-from review.auth import AuthPolicy
+from review import AuthPolicy
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,6 @@ class AppContext:
 
 
 def build_context(settings: Settings) -> AppContext:
-    settings.check()
     settings.ensure_data_dir()
     return AppContext(
         engine=make_engine(settings.resolved_database_url()),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from registry import require_current, upgrade_database
-from review import require_queue_current, upgrade_queue
+from workqueue import require_queue_current, upgrade_queue
 
 
 def upgrade_all(engine: Engine) -> list[tuple[str, str | None, str]]:

@@ -1,33 +1,50 @@
-"""Errors of the composition root and the exit codes the CLI uses.
+"""Errors of the composition root: settings, the command line and app assembly.
 
-Exit codes follow sysexits(3) so cron and systemd can tell bad input from a
-broken configuration from a passing failure; each package's root exception
-carries one of them.
+`CliError` is this layer's root under the product's one root
+(`forms.KopplingarError`), which the CLI catches. Exit codes are sysexits(3)
+values from `os`, so cron and systemd can tell bad input (EX_DATAERR,
+EX_NOINPUT, EX_USAGE) from a broken configuration (EX_CONFIG) from a passing
+failure worth retrying (EX_TEMPFAIL).
 """
 
 from __future__ import annotations
 
-EX_OK = 0
-EX_USAGE = 64
-EX_DATAERR = 65
-EX_NOINPUT = 66
-EX_SOFTWARE = 70
-EX_CANTCREAT = 73
-EX_TEMPFAIL = 75
-EX_CONFIG = 78
+import os
+
+from forms import KopplingarError
 
 
-class KopplingarError(Exception):
-    """Root of the errors raised by settings, CLI and app assembly."""
+class CliError(KopplingarError):
+    """Root of the errors raised by settings, commands and app assembly."""
 
-    exit_code: int = EX_SOFTWARE
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    exit_code = os.EX_SOFTWARE
 
 
-class ConfigError(KopplingarError):
+class ConfigError(CliError):
     """The configuration is missing something or unsafe for the chosen mode."""
 
-    exit_code = EX_CONFIG
+    exit_code = os.EX_CONFIG
+
+
+class MissingInput(CliError):  # noqa: N818
+    """A file or folder named on the command line does not exist."""
+
+    exit_code = os.EX_NOINPUT
+
+
+class UsageError(CliError):
+    """Options that do not go together, found after Click parsed them."""
+
+    exit_code = os.EX_USAGE
+
+
+class BadInput(CliError):  # noqa: N818
+    """A file named on the command line exists but does not hold what it should."""
+
+    exit_code = os.EX_DATAERR
+
+
+class CannotWrite(CliError):  # noqa: N818
+    """An output file or folder cannot be created."""
+
+    exit_code = os.EX_CANTCREAT

@@ -16,19 +16,27 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from intake.folder import FolderMailbox
-from intake.imap import ImapConfig, ImapMailbox, TokenProvider
-from intake.lock import mailbox_lock
-from intake.mailbox import Checkpoint, MailboxPass, MailboxPolicy, MailSource, PollSummary
-from intake.message import MailLimits
-from intake.pipeline import IntakeContext
-from intake.workers import ChildLimits, ReaderPool, ReaderSetup
+from intake import (
+    Checkpoint,
+    ChildLimits,
+    FolderMailbox,
+    ImapConfig,
+    ImapMailbox,
+    IntakeContext,
+    MailboxPass,
+    MailboxPolicy,
+    MailLimits,
+    MailSource,
+    PollSummary,
+    ReaderPool,
+    ReaderSetup,
+    TokenProvider,
+    mailbox_lock,
+)
 from kopplingar.errors import ConfigError
 from kopplingar.settings import Settings
 from kopplingar.templates import RenderedTemplates
-from review import ImageStore
-from review.outbox import DeliveryReport, deliver_pending
-from review.smtp import SmtpConfig, SmtpSender
+from workqueue import DeliveryReport, ImageStore, SmtpConfig, SmtpSender, deliver_pending
 
 
 def mail_source(settings: Settings, folder: Path | None = None) -> MailSource:

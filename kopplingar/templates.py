@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from forms import FormKind, QrPayload
-from intake.model import CANONICAL_DPI, Gray
-from render.raster import blank_page_image, page_image
+from intake import CANONICAL_DPI, Gray
+from render import blank_page_image, page_image
 
 
 class RenderedTemplates:

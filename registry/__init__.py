@@ -18,8 +18,8 @@ from registry.db import (
 from registry.errors import (
     Conflict,
     DatabaseNotReady,
+    DatabaseUnavailable,
     ImportFileError,
-    ImportRejected,
     NotFound,
     RegistryError,
 )
@@ -35,7 +35,7 @@ from registry.history import (
     firm_clients,
 )
 from registry.import_files import RecordType
-from registry.import_report import ImportReport, Rejection, TypeCounts
+from registry.import_report import ImportRejected, ImportReport, Rejection, TypeCounts
 from registry.importer import import_registry
 from registry.linkage import (
     Change,
@@ -47,6 +47,7 @@ from registry.linkage import (
     plan_dual,
 )
 from registry.models import (
+    NAMING_CONVENTION,
     REGISTRY_METADATA,
     AuditEvent,
     Company,
@@ -59,6 +60,9 @@ from registry.models import (
     RoleKind,
     Subscription,
     SubscriptionPayer,
+    UTCDateTime,
+    string_enum,
+    utcnow,
 )
 from registry.queries import (
     CompanyView,
@@ -74,6 +78,7 @@ from registry.queries import (
 )
 
 __all__ = [
+    "NAMING_CONVENTION",
     "REGISTRY_METADATA",
     "AuditEvent",
     "Change",
@@ -87,6 +92,7 @@ __all__ = [
     "ConnectionRole",
     "ConnectionView",
     "DatabaseNotReady",
+    "DatabaseUnavailable",
     "FirmClient",
     "FirmClients",
     "FirmLink",
@@ -108,6 +114,7 @@ __all__ = [
     "SubscriptionPayer",
     "SubscriptionView",
     "TypeCounts",
+    "UTCDateTime",
     "apply_disconnect",
     "apply_dual",
     "audit_actions",
@@ -129,6 +136,8 @@ __all__ = [
     "require_current",
     "require_migrated",
     "session_scope",
+    "string_enum",
     "upgrade_database",
     "upgrade_migrations",
+    "utcnow",
 ]

@@ -32,7 +32,7 @@ from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
-from registry.errors import DatabaseNotReady
+from registry.errors import DatabaseNotReady, DatabaseUnavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -98,8 +98,33 @@ def make_engine(url: str) -> Engine:
                 ) from exc
         engine = sa.create_engine(parsed)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    else:
+        engine = sa.create_engine(parsed, pool_pre_ping=True)
+    sa.event.listen(engine, "handle_error", _unreachable_as_ours)
+    return engine
+
+
+def _unreachable_as_ours(context: sa.engine.ExceptionContext) -> None:
+    """A server we cannot reach becomes one of our errors, with the URL and no traceback.
+
+    Only failures to connect (no connection yet) and lost connections are
+    translated: PostgreSQL down or restarting is worth retrying
+    (`DatabaseUnavailable`, EX_TEMPFAIL), a SQLite file that cannot be opened is
+    a wrong path or permission (`DatabaseNotReady`, EX_CONFIG). Errors of a
+    statement on a live connection stay SQLAlchemy's, for the code that ran it.
+    """
+    if context.connection is not None and not context.is_disconnect:
+        return
+    unreachable = (sa.exc.OperationalError, sa.exc.InterfaceError)
+    if not isinstance(context.sqlalchemy_exception, unreachable):
+        return
+    url = context.engine.url if context.engine is not None else None
+    shown = url.render_as_string(hide_password=True) if url is not None else "the database"
+    reason = str(context.original_exception).strip().splitlines()
+    detail = reason[0] if reason else type(context.original_exception).__name__
+    if url is not None and url.get_backend_name() == "sqlite":
+        raise DatabaseNotReady(f"cannot open the database {shown}: {detail}")
+    raise DatabaseUnavailable(f"the database {shown} cannot be reached: {detail}")
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from registry.errors import RegistryError
 from registry.import_files import RecordType
 
 
@@ -67,3 +68,11 @@ class ImportReport:
         else:
             lines.append("nothing to write: the registry already holds every record")
         return "\n".join(lines)
+
+
+class ImportRejected(RegistryError):  # noqa: N818
+    """An import in which rows were rejected; `report` says which and why."""
+
+    def __init__(self, message: str, report: ImportReport) -> None:
+        super().__init__(message)
+        self.report = report

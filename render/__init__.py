@@ -2,20 +2,31 @@
 
 `render_form_pdf` draws a form from its spec in forms/spec.py; `issue_form`
 and `blank_form` are what the web pages and the CLI call (validate, record,
-render). `RenderError` (exit code 70) is the root of what can go wrong here.
+render); `render_mail` renders the Swedish mails from their templates.
+`RenderError` (EX_SOFTWARE) is the root of what can go wrong here. The public
+form pages are `render.web`, public to the app assembly only.
 """
 
 from render.errors import RenderError
 from render.issue import RenderedForm, blank_form, issue_form
-from render.mail import RenderedMail, render_mail
+from render.mail import SWEDISH_TIME, RenderedMail, blankett, blankett_id, render_mail
 from render.pdf import render_form_pdf
+from render.raster import blank_page_image, page_image, rasterise_pdf
+from render.ratelimit import SlidingWindowLimiter
 
 __all__ = [
+    "SWEDISH_TIME",
     "RenderError",
     "RenderedForm",
     "RenderedMail",
+    "SlidingWindowLimiter",
     "blank_form",
+    "blank_page_image",
+    "blankett",
+    "blankett_id",
     "issue_form",
+    "page_image",
+    "rasterise_pdf",
     "render_form_pdf",
     "render_mail",
 ]

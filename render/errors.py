@@ -2,20 +2,18 @@
 
 A render failure is never the customer's fault: the values were validated
 before they got here, so what is left is a missing font, a layout that does
-not fit, or a caller passing the wrong things. Hence exit code 70
-(sysexits EX_SOFTWARE) and an English message for the operator.
+not fit, or a caller passing the wrong things. Hence EX_SOFTWARE and an
+English message for the operator.
 """
 
 from __future__ import annotations
 
-EXIT_SOFTWARE = 70
+import os
+
+from forms import KopplingarError
 
 
-class RenderError(Exception):
+class RenderError(KopplingarError):
     """A form could not be rendered."""
 
-    exit_code: int = EXIT_SOFTWARE
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    exit_code = os.EX_SOFTWARE

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import segno
 
-from forms import Box, Fiducial, QrPayload
-from forms.geometry import MARKER_GRID
+from forms import MARKER_GRID, Box, Fiducial, QrPayload
 from render.page import WHITE, Page
 
 # ArUco detectors want a white margin of at least one cell around the border.

@@ -1,11 +1,37 @@
-"""The submission queue and (later) the reviewer pages.
+"""The back office's work: reviewers, their decisions, and the reviewer pages.
 
-Public API: the queue models, `enqueue` and the `New*` values intake hands
-over, the content-addressed `ImageStore`, and the queue's migrations.
+Owns reviewer accounts, passwords, sessions and login throttling (`auth`),
+claiming, correcting, approving and rejecting submissions (`decide`, which
+applies the linkage in the registry and queues the mails), and the pages
+under `/granskning/` (`review.web`, public to the app assembly). The queue
+itself is `workqueue`'s. This is the public API; every other module of the
+package is private.
 """
 
-from review.authmodels import LoginThrottle, Reviewer, ReviewerRole, ReviewSession
-from review.db import require_queue_current, upgrade_queue
+from review.auth import (
+    AuthError,
+    AuthPolicy,
+    LoginRefused,
+    LoginThrottled,
+    ReviewerNotFound,
+    WeakPassword,
+    authenticate,
+    create_reviewer,
+    end_all_sessions,
+    end_session,
+    find_reviewer,
+    get_reviewer,
+    last_logins,
+    set_active,
+    set_password,
+    start_session,
+)
+from review.authmodels import (
+    LoginThrottle,
+    Reviewer,
+    ReviewerRole,
+    ReviewSession,
+)
 from review.decide import (
     CLAIM_TTL,
     REJECT_REASONS,
@@ -22,78 +48,44 @@ from review.decide import (
     reject,
     release,
 )
-from review.errors import ReviewError
-from review.mailmodels import (
-    AttachmentOutcome,
-    InboundAttachment,
-    InboundMessage,
-    MessageState,
-    OutboundMail,
-    OutboxState,
+from review.errors import (
+    ReviewError,
 )
-from review.models import (
-    REVIEW_METADATA,
-    Submission,
-    SubmissionField,
-    SubmissionFinding,
-    SubmissionPage,
-    SubmissionSignature,
-    SubmissionStatus,
-)
-from review.queue import (
-    NewField,
-    NewFinding,
-    NewPage,
-    NewSignature,
-    NewSubmission,
-    enqueue,
-    form_id_submitted,
-    queue_counts,
-)
-from review.store import ImageStore
 
 __all__ = [
     "CLAIM_TTL",
     "REJECT_REASONS",
-    "REVIEW_METADATA",
-    "AttachmentOutcome",
+    "AuthError",
+    "AuthPolicy",
     "ClaimedByOther",
     "DecisionError",
-    "ImageStore",
-    "InboundAttachment",
-    "InboundMessage",
+    "LoginRefused",
     "LoginThrottle",
-    "MessageState",
-    "NewField",
-    "NewFinding",
-    "NewPage",
-    "NewSignature",
-    "NewSubmission",
-    "OutboundMail",
-    "OutboxState",
+    "LoginThrottled",
     "ReviewError",
     "ReviewSession",
     "Reviewer",
+    "ReviewerNotFound",
     "ReviewerRole",
-    "Submission",
-    "SubmissionField",
-    "SubmissionFinding",
-    "SubmissionPage",
-    "SubmissionSignature",
-    "SubmissionStatus",
+    "WeakPassword",
     "approve",
+    "authenticate",
     "claim",
     "correct_field",
+    "create_reviewer",
     "decision_day",
     "effective_values",
-    "enqueue",
-    "form_id_submitted",
+    "end_all_sessions",
+    "end_session",
+    "find_reviewer",
+    "get_reviewer",
+    "last_logins",
     "next_unclaimed",
     "open_blocking_findings",
     "preview",
-    "queue_counts",
     "reject",
     "release",
-    "require_queue_current",
-    "upgrade_queue",
+    "set_active",
+    "set_password",
+    "start_session",
 ]

@@ -51,6 +51,7 @@ import datetime as dt
 import hashlib
 import hmac
 import math
+import os
 import secrets
 import unicodedata
 from collections.abc import Iterable
@@ -63,13 +64,9 @@ from argon2.exceptions import VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from forms.errors import InvalidValue
-from forms.identity import parse_email
+from forms import InvalidValue, parse_email
 from review.authmodels import LoginThrottle, Reviewer, ReviewerRole, ReviewSession
 from review.errors import ReviewError
-
-EX_DATAERR = 65
-EX_NOINPUT = 66
 
 # argon2id, OWASP's first recommended setting: 46 MiB, one pass, one lane.
 HASH_TIME_COST = 1
@@ -98,7 +95,7 @@ _hasher = PasswordHasher(
 class AuthError(ReviewError):
     """A reviewer account or login problem; the message can be shown to the reviewer."""
 
-    exit_code = EX_DATAERR
+    exit_code = os.EX_DATAERR
 
 
 class LoginRefused(AuthError):  # noqa: N818
@@ -125,7 +122,7 @@ class WeakPassword(AuthError):  # noqa: N818
 class ReviewerNotFound(AuthError):  # noqa: N818
     """No reviewer with that e-mail address or id."""
 
-    exit_code = EX_NOINPUT
+    exit_code = os.EX_NOINPUT
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from enum import StrEnum
 
 from sqlmodel import Field
 
-from registry.models import UTCDateTime, string_enum, utcnow
-from review.models import ReviewModel
+from registry import UTCDateTime, string_enum, utcnow
+from workqueue import QueueModel
 
 
 class ReviewerRole(StrEnum):
@@ -24,7 +24,7 @@ class ReviewerRole(StrEnum):
     ADMIN = "admin"
 
 
-class Reviewer(ReviewModel, table=True):
+class Reviewer(QueueModel, table=True):
     __tablename__ = "reviewers"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -37,7 +37,7 @@ class Reviewer(ReviewModel, table=True):
     password_changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class ReviewSession(ReviewModel, table=True):
+class ReviewSession(QueueModel, table=True):
     __tablename__ = "review_sessions"
 
     id: str = Field(primary_key=True, max_length=64)  # sha256 hex of the cookie's token
@@ -51,7 +51,7 @@ class ReviewSession(ReviewModel, table=True):
     user_agent: str | None = Field(default=None, max_length=200)
 
 
-class LoginThrottle(ReviewModel, table=True):
+class LoginThrottle(QueueModel, table=True):
     __tablename__ = "login_throttle"
 
     key: str = Field(primary_key=True, max_length=300)  # "account:<email>" or "address:<ip>"

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -56,12 +57,18 @@ from registry import (
     plan_dual,
     record_event,
 )
-from render.mail import SWEDISH_TIME
+from render import SWEDISH_TIME
 from review.authmodels import Reviewer
 from review.errors import ReviewError
-from review.mailmodels import InboundMessage
-from review.models import Submission, SubmissionField, SubmissionFinding, SubmissionStatus
-from review.outbox import deliverable_address, queue_mail
+from workqueue import (
+    InboundMessage,
+    Submission,
+    SubmissionField,
+    SubmissionFinding,
+    SubmissionStatus,
+    deliverable_address,
+    queue_mail,
+)
 
 CLAIM_TTL = dt.timedelta(minutes=15)
 
@@ -115,7 +122,7 @@ _WHAT = {
 class DecisionError(ReviewError):
     """A decision or step that cannot be taken; `message` is Swedish, for the reviewer."""
 
-    exit_code = 65
+    exit_code = os.EX_DATAERR
 
 
 class ClaimedByOther(DecisionError):  # noqa: N818

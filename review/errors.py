@@ -1,13 +1,13 @@
-"""The review package's root exception."""
+"""The review package's root exception: a reviewer account or a decision that cannot go on."""
 
 from __future__ import annotations
 
+import os
 
-class ReviewError(Exception):
-    """Something about the queue or its stored images; `exit_code` for the CLI."""
+from forms import KopplingarError
 
-    exit_code: int = 70
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class ReviewError(KopplingarError):
+    """Something about reviewers or decisions; `exit_code` for the CLI."""
+
+    exit_code = os.EX_SOFTWARE

@@ -33,7 +33,6 @@ from sqlmodel import Session
 
 from review.auth import LoginRefused, LoginThrottled, authenticate, end_session, start_session
 from review.errors import ReviewError
-from review.models import SubmissionField, SubmissionPage, SubmissionSignature
 from review.web_admin import add_admin_routes
 from review.web_common import (
     PREFIX,
@@ -50,6 +49,7 @@ from review.web_common import (
 )
 from review.web_detail import add_detail_routes
 from review.web_queue import add_queue_routes
+from workqueue import SubmissionField, SubmissionPage, SubmissionSignature
 
 __all__ = ["PREFIX", "ReviewPages", "install_review_pages"]
 

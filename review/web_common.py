@@ -32,11 +32,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from registry.models import utcnow
-from render.mail import SWEDISH_TIME, blankett, blankett_id
+from registry import utcnow
+from render import SWEDISH_TIME, blankett, blankett_id
 from review.auth import AuthPolicy, SessionInfo, check_csrf, load_session
 from review.authmodels import Reviewer, ReviewerRole
-from review.store import ImageStore
+from workqueue import ImageStore
 
 PREFIX = "/granskning"
 STATIC_PREFIX = f"{PREFIX}/static"

@@ -42,8 +42,11 @@ from review.decide import (
     reject,
     release,
 )
-from review.mailmodels import InboundMessage
-from review.models import (
+from review.web_common import PREFIX, Kit, PageError, Posted, Viewer, local_time, query
+from review.web_keyset import fetch, row_key
+from review.web_queue import QueueFilter, claim_holder, claim_next, decided_notice
+from workqueue import (
+    InboundMessage,
     Submission,
     SubmissionField,
     SubmissionFinding,
@@ -51,9 +54,6 @@ from review.models import (
     SubmissionSignature,
     SubmissionStatus,
 )
-from review.web_common import PREFIX, Kit, PageError, Posted, Viewer, local_time, query
-from review.web_keyset import fetch, row_key
-from review.web_queue import QueueFilter, claim_holder, claim_next, decided_notice
 
 LOW_CONFIDENCE = 0.8
 FIELD_PREFIX = "falt."

@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from registry.models import UTCDateTime
-from review.models import Submission
+from registry import UTCDateTime
+from workqueue import Submission
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

@@ -27,11 +27,16 @@ from sqlmodel import Session, col, select
 from registry import audit_actions, audit_events
 from review.authmodels import Reviewer
 from review.decide import ClaimedByOther, claim, next_unclaimed
-from review.mailmodels import InboundMessage
-from review.models import Submission, SubmissionField, SubmissionFinding, SubmissionStatus
-from review.queue import queue_counts
 from review.web_common import PREFIX, STATUS_LABELS, Kit, PageError, Posted, Viewer, query
 from review.web_keyset import SORTS, Key, fetch, row_key
+from workqueue import (
+    InboundMessage,
+    Submission,
+    SubmissionField,
+    SubmissionFinding,
+    SubmissionStatus,
+    queue_counts,
+)
 
 PAGE_SIZE = 50
 AUDIT_PAGE_SIZE = 50

@@ -31,11 +31,13 @@ fi
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv .venv
 fi
-stamp=".venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)-$profile"
+stamp=".venv/.installed-$(cat pyproject.toml constraints.txt devtools/pyproject.toml | sha256sum | cut -c1-16)-$profile"
 if [ ! -f "$stamp" ]; then
-  extra=""
-  [ "$profile" = "test" ] && extra="[dev]"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".${extra}"
+  # runtime: the product alone. test: its dev extra (test tools, aiosmtpd) and the
+  # development kit in devtools/ (local mail servers, screenshots), never in the wheel.
+  targets=(-e .)
+  [ "$profile" = "test" ] && targets=(-e ".[dev]" -e ./devtools)
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt "${targets[@]}"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

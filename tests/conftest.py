@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from devkit.localmail.dovecot import LocalDovecot
 from sqlalchemy import Engine
 
 from kopplingar.database import upgrade_all
-from kopplingar.localmail.dovecot import LocalDovecot
 from registry import make_engine
 from tests.mailboxes import MailboxUser
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from intake.imap import ImapConfig, Security
-from kopplingar.localmail.dovecot import LocalDovecot, StoredMessage
+from devkit.localmail.dovecot import LocalDovecot, StoredMessage
+
+from intake import ImapConfig, Security
 
 
 @dataclass(frozen=True)

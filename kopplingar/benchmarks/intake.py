@@ -32,11 +32,9 @@ import cv2
 from sqlmodel import Session
 
 from forms import FieldType, FormKind, form_spec
-from intake.pages import PageLimits, extract_pages
-from intake.pipeline import IntakeContext, read_file
-from intake.tesseract import full_page_text
+from intake import IntakeContext, PageLimits, extract_pages, full_page_text, read_file
 from kopplingar.database import upgrade_all
-from kopplingar.errors import EX_NOINPUT, KopplingarError
+from kopplingar.errors import MissingInput
 from kopplingar.templates import RenderedTemplates
 from registry import import_registry, make_engine
 from samples import REGISTRY_JSON, SAMPLE_QR_KEY
@@ -48,8 +46,8 @@ SUBSCRIPTION_RE = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 KEY_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION)
 
 
-class CorpusError(KopplingarError):
-    exit_code = EX_NOINPUT
+class CorpusError(MissingInput):
+    """The corpus folder or its truth.json is missing or unreadable."""
 
 
 @dataclass

@@ -23,23 +23,19 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+from devkit.localmail.dovecot import LocalDovecot
+from devkit.localmail.smtp import LocalSmtp
 from PIL import Image, PngImagePlugin
 from sqlmodel import Session, func, select
 
-from intake.imap import ImapMailbox
-from intake.mailbox import MailboxPolicy
-from intake.message import MailLimits
-from intake.pipeline import IntakeContext, read_file
-from intake.workers import ChildLimits
+from intake import ChildLimits, ImapMailbox, IntakeContext, MailboxPolicy, MailLimits, read_file
 from kopplingar.database import upgrade_all
-from kopplingar.localmail.dovecot import LocalDovecot
-from kopplingar.localmail.smtp import LocalSmtp
 from kopplingar.mailing import MailIntake
 from kopplingar.templates import RenderedTemplates
 from registry import import_registry, make_engine
-from review import ImageStore, Submission
 from samples import REGISTRY_JSON, SAMPLE_QR_KEY
 from samples.scans import CORPUS_DIR, REFERENCE_DATE, load_truth, record_issued
+from workqueue import ImageStore, Submission
 
 MAILBOX = "kopplingar@example.se"
 USER, PASSWORD = "kopplingar", "bench-password-1"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 import random
 import re
 import tempfile
@@ -37,12 +38,12 @@ from kopplingar.benchmarks.render import sample_value_sets
 from kopplingar.benchmarks.seed import seed_queue
 from kopplingar.context import AppContext
 from kopplingar.database import upgrade_all
-from kopplingar.errors import EX_SOFTWARE, EX_TEMPFAIL, KopplingarError
+from kopplingar.errors import CliError
 from kopplingar.serving import serve_in_thread
 from registry import import_registry, make_engine
-from review import ImageStore, ReviewerRole, Submission
-from review.auth import create_reviewer
+from review import ReviewerRole, create_reviewer
 from samples import REGISTRY_JSON
+from workqueue import ImageStore, Submission
 
 BENCH_KEY = b"bench-only-key-not-used-for-real-forms-0123456789"
 MAILBOX = "kopplingar@example.se"
@@ -57,16 +58,16 @@ _HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
 _NEXT = re.compile(r'<a href="([^"]*)" rel="next" id="next-page">')
 
 
-class BenchmarkError(KopplingarError):
+class BenchmarkError(CliError):
     """A page answered something other than 200, or the login did not work."""
 
-    exit_code = EX_SOFTWARE
+    exit_code = os.EX_SOFTWARE
 
 
-class DatabaseUnreachableError(KopplingarError):
+class DatabaseUnreachableError(CliError):
     """The PostgreSQL server asked for by --postgresql does not answer."""
 
-    exit_code = EX_TEMPFAIL
+    exit_code = os.EX_TEMPFAIL
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from forms import FormKind, form_spec
-from review import (
+from workqueue import (
     ImageStore,
     Submission,
     SubmissionField,

@@ -24,8 +24,8 @@ from registry import (
     head_revision,
     make_engine,
 )
-from review.db import MIGRATIONS_DIR as QUEUE_MIGRATIONS
-from review.db import VERSION_TABLE as QUEUE_VERSION_TABLE
+from workqueue import MIGRATIONS_DIR as QUEUE_MIGRATIONS
+from workqueue import VERSION_TABLE as QUEUE_VERSION_TABLE
 
 app = typer.Typer(help="Migrate the database and show its schema revision.", no_args_is_help=True)
 

@@ -21,7 +21,7 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from intake.folder import FolderMailbox
+from intake import FolderMailbox
 from kopplingar.app import create_app
 from kopplingar.context import build_context
 from kopplingar.database import upgrade_all
@@ -29,11 +29,11 @@ from kopplingar.errors import ConfigError
 from kopplingar.mailing import build_mail_intake
 from kopplingar.settings import Mode, load_settings
 from registry import import_registry
-from review import ReviewerRole, queue_counts
-from review.auth import create_reviewer, find_reviewer, set_password
+from review import ReviewerRole, create_reviewer, find_reviewer, set_password
 from samples import REGISTRY_JSON
 from samples.mail import build_sample_mail
 from samples.scans import CORPUS_DIR, record_issued
+from workqueue import queue_counts
 
 DEMO_REVIEWER = "granskare@example.se"
 

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from forms import FormKind, FormValuesError, display_form_id
 from kopplingar.context import build_context
 from kopplingar.database import require_all_current
-from kopplingar.errors import EX_NOINPUT, EX_USAGE, KopplingarError
+from kopplingar.errors import BadInput, CannotWrite, MissingInput, UsageError
 from kopplingar.settings import load_settings
 from render import blank_form, issue_form
 
@@ -41,23 +41,17 @@ SIGNATORY_ROLE_HELP = "firmatecknare or sysadmin"
 CONTROLS = ("from_json", "blank", "output", "no_registry_check")
 
 
-class InputFileError(KopplingarError):
-    exit_code = EX_NOINPUT
-
-
-class UsageError(KopplingarError):
-    exit_code = EX_USAGE
-
-
 def _values(from_json: Path | None, options: dict[str, str | None]) -> dict[str, str]:
     values: dict[str, str] = {}
     if from_json is not None:
         try:
             loaded = json.loads(from_json.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputFileError(f"cannot read {from_json}: {exc}") from exc
+        except OSError as exc:
+            raise MissingInput(f"cannot read {from_json}: {exc.strerror or exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"{from_json} is not JSON: {exc}") from exc
         if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
-            raise InputFileError(f"{from_json} must hold one JSON object of strings")
+            raise BadInput(f"{from_json} must hold one JSON object of strings")
         values.update(loaded)
     values.update({k: v for k, v in options.items() if v is not None})
     return values
@@ -98,7 +92,7 @@ def _write(
     try:
         path.write_bytes(rendered.pdf)
     except OSError as exc:
-        raise InputFileError(f"cannot write {path}: {exc}") from exc
+        raise CannotWrite(f"cannot write {path}: {exc.strerror or exc}") from exc
     ident = display_form_id(rendered.form_id) if rendered.form_id else "blank"
     print(f"{path}\t{kind.value}\t{ident}")
 

@@ -6,7 +6,7 @@ in its own transaction, so one bad file never holds up the others. With
 otherwise one line per document and a summary.
 
 `poll` (cron) and `watch` (long-running) read the mailbox through
-`kopplingar.mailing`; the guarantees are in `intake.mailbox`. Both print one
+`kopplingar.mailing`; the guarantees are in `intake.mail.mailbox`. Both print one
 summary line per pass and leave replies to the outbox and SMTP.
 """
 
@@ -21,23 +21,27 @@ from pathlib import Path
 import typer
 from sqlmodel import Session
 
-from intake.mailbox import MailSource, PollSummary
-from intake.pipeline import IntakeContext, enqueue_file, file_json, read_file
-from intake.watch import StopWatching, WatchState, WatchTiming, watch
+from intake import (
+    IntakeContext,
+    MailSource,
+    PollSummary,
+    StopWatching,
+    WatchState,
+    WatchTiming,
+    enqueue_file,
+    file_json,
+    read_file,
+    watch,
+)
 from kopplingar.context import build_context
 from kopplingar.database import require_all_current
-from kopplingar.errors import EX_NOINPUT, KopplingarError
+from kopplingar.errors import MissingInput
 from kopplingar.mailing import MailIntake, build_mail_intake, mail_source
 from kopplingar.settings import load_settings
 from kopplingar.templates import RenderedTemplates
-from review import ImageStore
-from review.outbox import DeliveryReport
+from workqueue import DeliveryReport, ImageStore
 
 app = typer.Typer(help="Read scanned forms into the review queue.", no_args_is_help=True)
-
-
-class MissingInputError(KopplingarError):
-    exit_code = EX_NOINPUT
 
 
 @app.command("file")
@@ -49,7 +53,7 @@ def file(
     """Read each file, validate what it says, and queue every form found."""
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise MissingInputError(f"not a file: {', '.join(missing)}")
+        raise MissingInput(f"not a file: {', '.join(missing)}")
     app_ctx = build_context(load_settings())
     require_all_current(app_ctx.engine)
     assert app_ctx.images_dir is not None

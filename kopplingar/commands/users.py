@@ -21,7 +21,9 @@ from sqlmodel import Session, col, select
 from kopplingar.context import build_context
 from kopplingar.database import require_all_current
 from kopplingar.settings import load_settings
-from review.auth import (
+from review import (
+    Reviewer,
+    ReviewerRole,
     WeakPassword,
     create_reviewer,
     get_reviewer,
@@ -29,7 +31,6 @@ from review.auth import (
     set_active,
     set_password,
 )
-from review.authmodels import Reviewer, ReviewerRole
 
 app = typer.Typer(
     help="Add, list, disable and enable reviewers; set passwords.", no_args_is_help=True

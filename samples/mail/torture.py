@@ -7,7 +7,7 @@ bombs are made without compressing what they expand to) and
 cap, or unparseable or ambiguous) or processed (parsed, even if every file in
 it is refused later), whether an automatic reply may be sent, and how many
 candidate files (PDFs and images by magic bytes) and skipped files
-`intake.message.parse_message` yields. What only the page reader can refuse
+`intake.mail.message.parse_message` yields. What only the page reader can refuse
 (the PDF bomb, the slow PDF, a truncated scan) is a candidate here.
 """
 
@@ -33,7 +33,7 @@ from samples.mail.payloads import (
 )
 from samples.scans import CORPUS_DIR
 
-# Just over `intake.message.MailLimits.max_bytes` (30 MiB).
+# Just over `intake.mail.message.MailLimits.max_bytes` (30 MiB).
 HUGE_BYTES = 30 * 1024 * 1024 + 64 * 1024
 DEFAULT_SCAN = "012-office-pdf.pdf"
 DEFAULT_JPEG_SCAN = "013-office-jpeg.jpg"

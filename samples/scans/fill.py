@@ -24,8 +24,7 @@ from forms import (
     form_spec,
     sign_payload,
 )
-from render import render_form_pdf
-from render.raster import rasterise_pdf
+from render import rasterise_pdf, render_form_pdf
 from samples import SAMPLE_QR_KEY
 from samples.scans.degrade import RENDER_DPI, stain
 from samples.scans.handwriting import (

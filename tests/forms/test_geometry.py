@@ -9,13 +9,13 @@ import pytest
 from forms import (
     ARUCO_DICTIONARY,
     FIDUCIALS,
+    MARKER_GRID,
     PAGE_HEIGHT_MM,
     PAGE_WIDTH_MM,
     Box,
     Corner,
     Fiducial,
 )
-from forms.geometry import MARKER_GRID
 
 
 @pytest.mark.parametrize("fiducial", FIDUCIALS, ids=lambda f: f.corner.value)

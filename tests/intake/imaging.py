@@ -24,9 +24,8 @@ from forms import (
     form_spec,
     sign_payload,
 )
-from intake.model import Gray
-from render import render_form_pdf
-from render.raster import rasterise_pdf
+from intake import Gray
+from render import rasterise_pdf, render_form_pdf
 from samples.make_previews import SAMPLE_VALUES
 
 QR_KEY = b"intake-tests-qr-key"

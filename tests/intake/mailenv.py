@@ -19,19 +19,21 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from intake.mailbox import Checkpoint, MailboxPass, MailboxPolicy, MailSource, PollSummary, Scanner
-from intake.pipeline import IntakeContext, ScannedFile, lookup_in, scan_file
-from intake.workers import ReadFailure
+from intake.mail.mailbox import (
+    Checkpoint,
+    MailboxPass,
+    MailboxPolicy,
+    MailSource,
+    PollSummary,
+    Scanner,
+)
+from intake.mail.workers import ReadFailure
+from intake.scan.pipeline import IntakeContext, ScannedFile, lookup_in, scan_file
 from kopplingar.templates import RenderedTemplates
 from registry import import_registry
-from review import (
-    ImageStore,
-    InboundMessage,
-    OutboundMail,
-    Submission,
-)
 from samples import REGISTRY_JSON, SAMPLE_QR_KEY
 from samples.scans import CORPUS_DIR, REFERENCE_DATE, record_issued
+from workqueue import ImageStore, InboundMessage, OutboundMail, Submission
 
 MAILBOX = "kopplingar@example.se"
 # Small single-form scans from the committed corpus, with their form ids.

@@ -2,7 +2,7 @@
 
 Used by the crash tests: `python -m tests.intake.pollrun CONFIG.json`, where
 the JSON names the database, the data folder, the IMAP mailbox, and where to
-die: `crash_at` (a checkpoint of `intake.mailbox`: recorded, scanned,
+die: `crash_at` (a checkpoint of `intake.mail.mailbox`: recorded, scanned,
 committed, moving, moved) on its `crash_occurrence`-th time, with SIGKILL,
 as a power cut or the OOM killer would; or `kill_child` to SIGKILL the
 reader process of the first attachment once. Exit 0 after a full pass, 75
@@ -18,18 +18,21 @@ import signal
 import sys
 from pathlib import Path
 
-from intake.imap import ImapConfig, ImapMailbox
-from intake.lock import MailboxBusy
-from intake.mailbox import MailboxPolicy
-from intake.message import MailLimits
-from intake.pipeline import IntakeContext
-from intake.workers import ChildLimits
+from intake import (
+    ChildLimits,
+    ImapConfig,
+    ImapMailbox,
+    IntakeContext,
+    MailboxBusy,
+    MailboxPolicy,
+    MailLimits,
+)
 from kopplingar.mailing import MailIntake
 from kopplingar.templates import RenderedTemplates
 from registry import make_engine
-from review import ImageStore
 from samples import SAMPLE_QR_KEY
 from samples.scans import REFERENCE_DATE
+from workqueue import ImageStore
 
 
 def main(path: str) -> int:

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from devkit.localmail.smtp import LocalSmtp
 from sqlalchemy import Engine
 
 from kopplingar.database import upgrade_all
-from kopplingar.localmail.smtp import LocalSmtp
 from registry import make_engine
 from tests.intake.mailenv import message
 from tests.mailboxes import MailboxUser

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 import review.auth as auth
+from review import LoginThrottle, Reviewer, ReviewerRole, ReviewSession
 from review.auth import (
     AuthError,
     AuthPolicy,
@@ -42,7 +43,6 @@ from review.auth import (
     start_session,
     verify_password,
 )
-from review.authmodels import LoginThrottle, Reviewer, ReviewerRole, ReviewSession
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 POLICY = AuthPolicy()

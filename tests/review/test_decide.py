@@ -33,26 +33,12 @@ from registry import (
     next_billing_period,
 )
 from review import (
-    ImageStore,
-    InboundMessage,
-    MessageState,
-    NewField,
-    NewFinding,
-    NewPage,
-    NewSubmission,
-    OutboundMail,
-    Reviewer,
-    ReviewerRole,
-    Submission,
-    SubmissionField,
-    SubmissionStatus,
-    enqueue,
-)
-from review.decide import (
     CLAIM_TTL,
     REJECT_REASONS,
     ClaimedByOther,
     DecisionError,
+    Reviewer,
+    ReviewerRole,
     approve,
     claim,
     correct_field,
@@ -62,6 +48,20 @@ from review.decide import (
     preview,
     reject,
     release,
+)
+from workqueue import (
+    ImageStore,
+    InboundMessage,
+    MessageState,
+    NewField,
+    NewFinding,
+    NewPage,
+    NewSubmission,
+    OutboundMail,
+    Submission,
+    SubmissionField,
+    SubmissionStatus,
+    enqueue,
 )
 
 REGISTRY = Path(__file__).resolve().parents[2] / "samples" / "registry.json"

@@ -34,8 +34,11 @@ from sqlmodel import Session, select
 from kopplingar.app import create_app
 from kopplingar.context import AppContext
 from registry import REGISTRY_METADATA, import_registry
-from review import (
-    REVIEW_METADATA,
+from review import Reviewer, ReviewerRole
+from review.auth import AuthPolicy, hash_password
+from samples import REGISTRY_JSON
+from workqueue import (
+    QUEUE_METADATA,
     ImageStore,
     InboundMessage,
     MessageState,
@@ -44,13 +47,9 @@ from review import (
     NewPage,
     NewSignature,
     NewSubmission,
-    ReviewerRole,
     SubmissionField,
     enqueue,
 )
-from review.auth import AuthPolicy, hash_password
-from review.authmodels import Reviewer
-from samples import REGISTRY_JSON
 
 QR_KEY = b"test-key-for-the-reviewer-pages-0123456789abcdef"
 MAILBOX = "kopplingar@byra.example.se"
@@ -352,20 +351,20 @@ def csrf_of(client: TestClient) -> str:
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every row a page could change, except the session's own idle clock."""
     tables = {
-        "submissions": REVIEW_METADATA.tables["submissions"],
-        "fields": REVIEW_METADATA.tables["submission_fields"],
+        "submissions": QUEUE_METADATA.tables["submissions"],
+        "fields": QUEUE_METADATA.tables["submission_fields"],
         "connections": REGISTRY_METADATA.tables["connections"],
         "payers": REGISTRY_METADATA.tables["subscription_payers"],
         "audit": REGISTRY_METADATA.tables["audit_events"],
-        "outbox": REVIEW_METADATA.tables["outbound_mail"],
-        "reviewers": REVIEW_METADATA.tables["reviewers"],
+        "outbox": QUEUE_METADATA.tables["outbound_mail"],
+        "reviewers": QUEUE_METADATA.tables["reviewers"],
     }
     out = {}
     with engine.connect() as connection:
         for name, table in tables.items():
             rows = connection.execute(sa.select(table).order_by(*table.primary_key.columns))
             out[name] = [tuple(row) for row in rows]
-        sessions = REVIEW_METADATA.tables["review_sessions"]
+        sessions = QUEUE_METADATA.tables["review_sessions"]
         out["sessions"] = [
             tuple(row)
             for row in connection.execute(

@@ -9,7 +9,7 @@ import re
 from sqlmodel import col, select
 
 from registry import AuditEvent, Company, Connection, record_event
-from review.authmodels import Reviewer
+from review import Reviewer
 from tests.review.test_pages import (
     PASSWORD,
     Site,

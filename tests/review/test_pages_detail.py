@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from registry import AuditEvent, Company, Connection
-from review import OutboundMail, Submission, SubmissionField, SubmissionStatus
-from review.decide import claim
+from review import claim
 from tests.review.test_pages import (
     SENDER,
     Site,
@@ -20,6 +19,7 @@ from tests.review.test_pages import (
     site_fixture,  # noqa: F401 - the `site` fixture
     snapshot,
 )
+from workqueue import OutboundMail, Submission, SubmissionField, SubmissionStatus
 
 
 def _submission(site: Site, sid: int) -> Submission:

@@ -24,13 +24,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
-from review import NewFinding, Submission, SubmissionFinding
-from review.decide import claim
+from review import claim
 from tests.review.test_pages import (
     Site,
     add_submission,
     site_fixture,  # noqa: F401 - the `site` fixture
 )
+from workqueue import NewFinding, Submission, SubmissionFinding
 
 BASE = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -13,9 +13,8 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from intake.errors import InputRejected
-from intake.message import MailLimits, parse_header, parse_message
-from intake.pages import PageLimits, extract_pages
+from intake import InputRejected, PageLimits, extract_pages
+from intake.mail.message import MailLimits, parse_header, parse_message
 from samples.mail import (
     HUGE_BYTES,
     SampleMail,

@@ -19,28 +19,31 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from devkit.localmail.smtp import LocalSmtp
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from forms import FormKind
-from intake.folder import FolderMailbox
+from intake import FolderMailbox
 from kopplingar.app import create_app
 from kopplingar.context import AppContext
 from kopplingar.database import upgrade_all
-from kopplingar.localmail.smtp import LocalSmtp
 from kopplingar.serving import serve_in_thread
-from registry import make_engine
-from registry.models import AuditEvent, Company, Connection, IssuedForm
-from review import OutboundMail, Submission, SubmissionField, SubmissionStatus
-from review.auth import create_reviewer
-from review.authmodels import ReviewerRole
-from review.models import SubmissionFinding
-from review.outbox import deliver_pending
-from review.smtp import SmtpSender
+from registry import AuditEvent, Company, Connection, IssuedForm, make_engine
+from review import ReviewerRole, create_reviewer
 from review.web_common import STATUS_LABELS
 from tests.intake.mailenv import MAILBOX, MailEnv, make_env, message, scan
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from workqueue import (
+    OutboundMail,
+    SmtpSender,
+    Submission,
+    SubmissionField,
+    SubmissionFinding,
+    SubmissionStatus,
+    deliver_pending,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -93,7 +96,7 @@ class Desk:
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
     # One real-browser run is enough: the page tests cover both databases.
-    engine = make_engine(f"sqlite:///{tmp_path / 'review.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'workqueue.db'}")
     upgrade_all(engine)
     env = make_env(engine, tmp_path)
     inbox = tmp_path / "inbox"

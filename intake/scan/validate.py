@@ -1,0 +1,525 @@
+"""Checking a read form against the registry and its issued form: the findings.
+
+Every finding has a stable code, a severity and a Swedish message for the
+reviewer (names, numbers and scores spelled out, so the message stands on
+its own). The registry is only read here; nothing is changed.
+
+Severity policy:
+
+* BLOCKING: the request cannot be carried out as read. A person must
+  correct a value or reject the form: a number that is not valid, a company
+  or subscription the registry does not know or that do not belong
+  together, a firm of the wrong kind, a connection that already exists (or,
+  to disconnect, does not), a required signature missing, a form id that
+  was never issued or a QR code whose seal does not match.
+* WARNING: probably fine, but a person must look before approving: a value
+  changed by hand, a signature the reader is unsure of, a signatory whose
+  name matches nobody authorised well enough, an implausible or missing
+  date, a form submitted before, a key number read with low confidence, the
+  "current" firm of a dual connection not actually connected.
+* INFO: context for the reviewer: who the signatory matched and how well,
+  a blank (not pre-filled) form, a non-key field read with low confidence.
+
+Codes: `form.unknown_id`, `form.kind_mismatch`, `form.duplicate`,
+`form.blank`, `qr.invalid`, `field.missing`, `ocr.low_confidence`,
+`orgnr.format`, `orgnr.luhn`, `subscription.format`, `subscription.luhn`,
+`subscription.unknown`, `subscription.mismatch`, `client.unknown`,
+`firm.unknown`, `firm.kind_mismatch`, `firm.same_company`,
+`connection.exists`, `connection.current_missing`, `connection.missing`,
+`signature.missing`, `signature.unsure`, `signatory.matched`,
+`signatory.uncertain`, `signatory.not_authorised`, `signatory.name_missing`,
+`signatory.role_mismatch`, `date.missing`, `date.unreadable`, `date.future`,
+`date.too_old`, `date.before_issue`, `value.changed`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from sqlmodel import Session, col, select
+
+from forms import (
+    FieldSpec,
+    FieldType,
+    FormKind,
+    InvalidValue,
+    display_form_id,
+    form_spec,
+    luhn_checksum_ok,
+    parse_date,
+    parse_organisationsnummer,
+    parse_subscription_number,
+)
+from intake.scan.model import FieldReading, Finding, Severity, SignatureReading, SignatureState
+from registry import (
+    Company,
+    CompanyKind,
+    Connection,
+    ConnectionRole,
+    IssuedForm,
+    Person,
+    Role,
+    RoleKind,
+    Subscription,
+)
+
+KEY_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION)
+LOW_CONFIDENCE = 0.6  # below this a value goes to a person's eye
+NAME_MATCH = 0.85  # a signatory's name this close to a person on record is that person
+NAME_UNRELATED = 0.6  # below this, and read with confidence, the name is nobody authorised
+NAME_READ_SURE = 0.8  # OCR confidence above which a name is taken as what is written
+MAX_DATE_AGE_DAYS = 90  # a signature older than this is stale
+TEXT_SAME = 0.85  # a text value this close to the issued one is an OCR slip, not a change
+INK_CHANGED = 0.005  # share of a field's box with ink the issued print lacks: written on
+
+# Who may sign for each party: the client's firmatecknare or system administrator,
+# a firm's system administrator (DESIGN.md, "The registry rules").
+CLIENT_SIGNERS = (RoleKind.FIRMATECKNARE, RoleKind.SYSADMIN)
+FIRM_SIGNERS = (RoleKind.SYSADMIN,)
+ROLE_NAMES = {
+    RoleKind.FIRMATECKNARE: "firmatecknare",
+    RoleKind.SYSADMIN: "systemadministratör",
+    RoleKind.PROGRAM_ADMIN: "programadministratör",
+    RoleKind.CONSULTANT: "konsult",
+}
+KIND_NAMES = {
+    CompanyKind.CLIENT: "ett klientföretag",
+    CompanyKind.ACCOUNTING_FIRM: "en redovisningsbyrå",
+    CompanyKind.AUDIT_FIRM: "en revisionsbyrå",
+}
+
+
+# -- registry look-ups (read only) -----------------------------------------------------------
+
+def company_by_orgnr(session: Session, orgnr: str) -> Company | None:
+    return session.exec(select(Company).where(Company.orgnr == orgnr)).first()
+
+
+def subscription_by_number(session: Session, number: str) -> Subscription | None:
+    return session.exec(select(Subscription).where(Subscription.number == number)).first()
+
+
+def open_connection(session: Session, client: Company, firm: Company,
+                    role: ConnectionRole | None) -> Connection | None:
+    """The open connection between client and firm (in `role`, or any role when None)."""
+    statement = select(Connection).where(
+        Connection.client_id == client.id,
+        Connection.firm_id == firm.id,
+        col(Connection.until).is_(None),
+    )
+    if role is not None:
+        statement = statement.where(Connection.role == role)
+    return session.exec(statement).first()
+
+
+def people_with_roles(session: Session, company: Company, roles: tuple[RoleKind, ...]
+                      ) -> list[tuple[Person, frozenset[RoleKind]]]:
+    """Everyone holding one of `roles` at `company`, with the roles they hold there."""
+    rows = session.exec(
+        select(Person, Role)
+        .join(Role, col(Role.person_id) == col(Person.id))
+        .where(Role.company_id == company.id, col(Role.role).in_(roles))
+        .order_by(col(Person.name), col(Person.id))
+    ).all()
+    held: dict[int, tuple[Person, set[RoleKind]]] = {}
+    for person, role in rows:
+        assert person.id is not None
+        held.setdefault(person.id, (person, set()))[1].add(RoleKind(role.role))
+    return [(person, frozenset(kinds)) for person, kinds in held.values()]
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def _norm(text: str) -> str:
+    """Case, spacing and composed characters folded away, letters kept (å stays å)."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def name_score(written: str, recorded: str) -> float:
+    """How alike two person names are, 0..1; word order does not matter."""
+    a, b = _norm(written), _norm(recorded)
+    if not a or not b:
+        return 0.0
+    plain = SequenceMatcher(None, a, b).ratio()
+    ordered = SequenceMatcher(None, " ".join(sorted(a.split())), " ".join(sorted(b.split())))
+    return max(plain, ordered.ratio())
+
+
+def percent(share: float, decimals: int = 0) -> str:
+    """A share as Swedish writes a percentage: "92 %", "3,5 %"."""
+    return f"{share * 100:.{decimals}f} %".replace(".", ",")
+
+
+def _value(fields: Mapping[str, FieldReading], name: str) -> str:
+    reading = fields.get(name)
+    return reading.value.strip() if reading is not None else ""
+
+
+@dataclass
+class _Checks:
+    """The findings so far, and what later checks need from earlier ones."""
+
+    findings: list[Finding]
+    companies: dict[str, Company]  # by party prefix ("client", "new_firm", ...)
+
+    def add(self, code: str, severity: Severity, message: str, field: str | None = None) -> None:
+        self.findings.append(Finding(code, severity, message, field))
+
+
+# -- the form as a whole ---------------------------------------------------------------------
+
+def _check_form(c: _Checks, kind: FormKind, issued: IssuedForm | None, form_id: str | None,
+                qr_valid: bool, already_submitted: bool) -> None:
+    if form_id is None:
+        c.add("form.blank", Severity.INFO,
+              "Blanketten är inte förifylld (inget blankett-id), så den kan inte jämföras "
+              "med en utfärdad blankett. Alla värden är lästa från sidan.")
+        return
+    shown = display_form_id(form_id)
+    if not qr_valid:
+        c.add("qr.invalid", Severity.BLOCKING,
+              f"QR-koden för blankett {shown} har fel kontrollsumma: blanketten kan vara "
+              "ändrad eller förfalskad.")
+    if issued is None:
+        c.add("form.unknown_id", Severity.BLOCKING,
+              f"Blankett-id {shown} har aldrig utfärdats av oss.")
+        return
+    if FormKind(issued.kind) is not kind:
+        c.add("form.kind_mismatch", Severity.BLOCKING,
+              f"Blankett {shown} utfärdades som {form_spec(issued.kind).title}, men sidan är en "
+              f"{form_spec(kind).title}.")
+    if already_submitted:
+        c.add("form.duplicate", Severity.WARNING,
+              f"Blankett {shown} har redan skickats in tidigare. Kontrollera att det inte är "
+              "en dubblett.")
+
+
+def _check_present(c: _Checks, field: FieldSpec, reading: FieldReading | None) -> bool:
+    """Required fields that are empty; low confidence. True when there is a value."""
+    value = reading.value.strip() if reading is not None else ""
+    if not value:
+        if field.required:
+            key = field.type in KEY_TYPES or field.type is FieldType.CHOICE
+            unreadable = reading is not None and reading.confidence < LOW_CONFIDENCE
+            what = "kunde inte läsas" if unreadable else "är tomt"
+            c.add("field.missing", Severity.BLOCKING if key else Severity.WARNING,
+                  f"Fältet ”{field.label}” {what}.", field.name)
+        return False
+    assert reading is not None
+    if reading.confidence < LOW_CONFIDENCE and field.type is not FieldType.DATE:
+        key = field.type in KEY_TYPES
+        c.add("ocr.low_confidence", Severity.WARNING if key else Severity.INFO,
+              f"”{field.label}” lästes som ”{value}” med låg säkerhet "
+              f"({percent(reading.confidence)}). Kontrollera mot bilden.", field.name)
+    return True
+
+
+def _check_orgnr(c: _Checks, field: FieldSpec, value: str) -> str | None:
+    """The canonical organisationsnummer, or None after a finding."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if len(digits) == 12 and digits[:2] in ("16", "19", "20"):
+        digits = digits[2:]
+    if len(digits) != 10 or len(digits) != sum(ch.isalnum() for ch in value):
+        c.add("orgnr.format", Severity.BLOCKING,
+              f"”{field.label}”: ”{value}” är inget organisationsnummer (10 siffror, "
+              "NNNNNN-NNNN).", field.name)
+        return None
+    if not luhn_checksum_ok(digits):
+        c.add("orgnr.luhn", Severity.BLOCKING,
+              f"”{field.label}”: kontrollsiffran i {digits[:6]}-{digits[6:]} stämmer inte. "
+              "Numret är felläst eller felskrivet.", field.name)
+        return None
+    try:
+        return parse_organisationsnummer(value, field=field.name).text
+    except InvalidValue as exc:
+        c.add("orgnr.format", Severity.BLOCKING, f"”{field.label}”: {exc.message}", field.name)
+        return None
+
+
+def _check_subscription(c: _Checks, field: FieldSpec, value: str) -> str | None:
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if len(digits) != 8 or len(digits) != sum(ch.isalnum() for ch in value):
+        c.add("subscription.format", Severity.BLOCKING,
+              f"”{value}” är inget abonnemangsnummer (8 siffror).", field.name)
+        return None
+    if not luhn_checksum_ok(digits):
+        c.add("subscription.luhn", Severity.BLOCKING,
+              f"Kontrollsiffran i abonnemangsnummer {digits} stämmer inte. Numret är felläst "
+              "eller felskrivet.", field.name)
+        return None
+    return parse_subscription_number(digits, field=field.name)
+
+
+# -- the registry ----------------------------------------------------------------------------
+
+def _check_client(c: _Checks, session: Session, orgnr: str | None,
+                  subscription: str | None) -> None:
+    client = company_by_orgnr(session, orgnr) if orgnr else None
+    if orgnr and client is None:
+        c.add("client.unknown", Severity.BLOCKING,
+              f"Företaget med organisationsnummer {orgnr} finns inte i registret.",
+              "client_orgnr")
+    if client is not None:
+        c.companies["client"] = client
+    if subscription is None:
+        return
+    sub = subscription_by_number(session, subscription)
+    if sub is None:
+        c.add("subscription.unknown", Severity.BLOCKING,
+              f"Abonnemangsnummer {subscription} finns inte i registret.",
+              "client_subscription")
+    elif client is not None and sub.company_id != client.id:
+        owner = session.get(Company, sub.company_id)
+        whose = f"{owner.name} ({owner.orgnr})" if owner else "ett annat företag"
+        c.add("subscription.mismatch", Severity.BLOCKING,
+              f"Abonnemangsnummer {subscription} tillhör {whose}, inte {client.name} "
+              f"({client.orgnr}).", "client_subscription")
+
+
+def _check_firm(c: _Checks, session: Session, prefix: str, label: str, orgnr: str | None,
+                role: ConnectionRole | None) -> None:
+    if orgnr is None:
+        return
+    firm = company_by_orgnr(session, orgnr)
+    if firm is None:
+        c.add("firm.unknown", Severity.BLOCKING,
+              f"{label} med organisationsnummer {orgnr} finns inte i registret.",
+              f"{prefix}_orgnr")
+        return
+    c.companies[prefix] = firm
+    kind = CompanyKind(firm.kind)
+    wanted = role.firm_kind if role is not None else None
+    if not kind.is_firm or (wanted is not None and kind is not wanted):
+        stated = f", men blanketten anger {KIND_NAMES[wanted]}" if wanted else ""
+        c.add("firm.kind_mismatch", Severity.BLOCKING,
+              f"{firm.name} ({firm.orgnr}) är {KIND_NAMES[kind]} i registret{stated}.",
+              f"{prefix}_role" if kind.is_firm else f"{prefix}_orgnr")
+
+
+def _role(fields: Mapping[str, FieldReading], name: str) -> ConnectionRole | None:
+    try:
+        return ConnectionRole(_value(fields, name))
+    except ValueError:
+        return None
+
+
+def _check_same(c: _Checks, orgnrs: Mapping[str, str | None], kind: FormKind) -> None:
+    pairs = ((("new_firm", "current_firm"), ("new_firm", "client")) if kind is FormKind.DUAL
+             else (("firm", "client"),))
+    for a, b in pairs:
+        if orgnrs.get(a) and orgnrs.get(a) == orgnrs.get(b):
+            c.add("firm.same_company", Severity.BLOCKING,
+                  f"Samma organisationsnummer ({orgnrs[a]}) står för två parter på blanketten.",
+                  f"{a}_orgnr")
+
+
+def _check_connections(c: _Checks, session: Session, kind: FormKind,
+                       fields: Mapping[str, FieldReading]) -> None:
+    client = c.companies.get("client")
+    if client is None:
+        return
+    if kind is FormKind.DUAL:
+        new, current = c.companies.get("new_firm"), c.companies.get("current_firm")
+        new_role = _role(fields, "new_firm_role")
+        if new is not None and new_role is not None and open_connection(
+                session, client, new, new_role):
+            c.add("connection.exists", Severity.BLOCKING,
+                  f"{new.name} är redan kopplad till {client.name} som "
+                  f"{KIND_NAMES[new_role.firm_kind].split(' ', 1)[1]}.", "new_firm_orgnr")
+        if current is not None and open_connection(
+                session, client, current, _role(fields, "current_firm_role")) is None:
+            c.add("connection.current_missing", Severity.WARNING,
+                  f"{current.name} är inte kopplad till {client.name} i registret, fast "
+                  "blanketten anger den som redan kopplad byrå.", "current_firm_orgnr")
+        return
+    firm = c.companies.get("firm")
+    role = _role(fields, "firm_role")
+    if firm is not None and open_connection(session, client, firm, role) is None:
+        as_role = f" som {KIND_NAMES[role.firm_kind].split(' ', 1)[1]}" if role else ""
+        c.add("connection.missing", Severity.BLOCKING,
+              f"{client.name} är inte kopplad till {firm.name}{as_role}, så det finns ingen "
+              "koppling att ta bort.", "firm_orgnr")
+
+
+# -- signatures, signatories and dates ------------------------------------------------------
+
+def _check_signatory(c: _Checks, session: Session, party: str, title: str,
+                     name: FieldReading | None, chosen_role: str) -> None:
+    company = c.companies.get(party)
+    written = name.value.strip() if name is not None else ""
+    if not written:
+        c.add("signatory.name_missing", Severity.WARNING,
+              f"{title}: namnförtydligande saknas eller kunde inte läsas, så behörigheten "
+              "kan inte kontrolleras.", name.name if name else None)
+        return
+    if company is None:
+        return  # the company itself is already a blocking finding
+    assert name is not None
+    signers = CLIENT_SIGNERS if party == "client" else FIRM_SIGNERS
+    allowed = " eller ".join(ROLE_NAMES[r] for r in signers)
+    people = people_with_roles(session, company, signers)
+    if not people:
+        c.add("signatory.not_authorised", Severity.BLOCKING,
+              f"{company.name} har ingen {allowed} i registret, så ingen kan skriva under "
+              "för företaget.", name.name)
+        return
+    scored = sorted(((name_score(written, p.name), p, held) for p, held in people),
+                    key=lambda t: t[0], reverse=True)
+    score, person, held = scored[0]
+    roles = ", ".join(ROLE_NAMES[r] for r in signers if r in held)
+    match = f"bästa träff {person.name} ({roles}), likhet {percent(score)}"
+    if score >= NAME_MATCH:
+        c.add("signatory.matched", Severity.INFO,
+              f"{title}: ”{written}” är {person.name}, {roles} på {company.name} "
+              f"(likhet {percent(score)}).", name.name)
+        try:
+            wanted = RoleKind(chosen_role) if chosen_role else None
+        except ValueError:
+            wanted = None
+        if wanted is not None and wanted not in held:
+            c.add("signatory.role_mismatch", Severity.WARNING,
+                  f"{title}: {person.name} är markerad som {ROLE_NAMES[wanted]} men är "
+                  f"{roles} på {company.name}.", name.name)
+    elif score < NAME_UNRELATED and name.confidence >= NAME_READ_SURE:
+        c.add("signatory.not_authorised", Severity.BLOCKING,
+              f"{title}: ”{written}” är ingen {allowed} på {company.name} ({match}).",
+              name.name)
+    else:
+        c.add("signatory.uncertain", Severity.WARNING,
+              f"{title}: ”{written}” kan inte säkert kopplas till en {allowed} på "
+              f"{company.name} ({match}). Kontrollera namnet mot bilden.", name.name)
+
+
+def _check_date(c: _Checks, title: str, reading: FieldReading | None, signed: bool,
+                issued: IssuedForm | None, today: dt.date) -> None:
+    field = reading.name if reading is not None else None
+    if reading is None or not reading.value:
+        if reading is not None and reading.confidence < LOW_CONFIDENCE:
+            c.add("date.unreadable", Severity.WARNING,
+                  f"{title}: datumet kunde inte läsas. Kontrollera det mot bilden.", field)
+        elif signed:
+            c.add("date.missing", Severity.WARNING, f"{title}: datum saknas.", field)
+        return
+    try:
+        day = parse_date(reading.value)
+    except InvalidValue:
+        c.add("date.unreadable", Severity.WARNING,
+              f"{title}: ”{reading.value}” är inget giltigt datum.", field)
+        return
+    if day > today:
+        c.add("date.future", Severity.WARNING,
+              f"{title}: datumet {day.isoformat()} ligger efter dagens datum.", field)
+    elif (today - day).days > MAX_DATE_AGE_DAYS:
+        c.add("date.too_old", Severity.WARNING,
+              f"{title}: datumet {day.isoformat()} är mer än {MAX_DATE_AGE_DAYS} dagar gammalt.",
+              field)
+    if issued is not None and day < issued.created_at.date():
+        c.add("date.before_issue", Severity.WARNING,
+              f"{title}: datumet {day.isoformat()} är före den dag blanketten utfärdades "
+              f"({issued.created_at.date().isoformat()}).", field)
+
+
+def _check_signatures(c: _Checks, session: Session, kind: FormKind,
+                      fields: Mapping[str, FieldReading],
+                      signatures: Mapping[str, SignatureReading],
+                      issued: IssuedForm | None, today: dt.date) -> None:
+    for sig in form_spec(kind).signatures:
+        reading = signatures.get(sig.party)
+        state = reading.state if reading is not None else SignatureState.EMPTY
+        if state is SignatureState.EMPTY:
+            c.add("signature.missing", Severity.BLOCKING,
+                  f"Underskrift saknas: {sig.title}.", sig.party)
+        elif state is SignatureState.UNSURE:
+            c.add("signature.unsure", Severity.WARNING,
+                  f"Osäkert om det finns en underskrift: {sig.title}. Kontrollera bilden.",
+                  sig.party)
+        signed = state is not SignatureState.EMPTY
+        if signed:
+            chosen = _value(fields, sig.role_field) if sig.role_field else ""
+            _check_signatory(c, session, sig.party, sig.title, fields.get(sig.name_field),
+                             chosen)
+        _check_date(c, sig.title, fields.get(sig.date_field), signed, issued, today)
+
+
+# -- against the issued form -----------------------------------------------------------------
+
+def _check_issued(c: _Checks, kind: FormKind, fields: Mapping[str, FieldReading],
+                  issued: IssuedForm) -> None:
+    for field in form_spec(kind).fields:
+        was = (issued.values.get(field.name) or "").strip()
+        reading = fields.get(field.name)
+        if not was or reading is None or not reading.value:
+            continue  # nothing issued to compare with, or nothing read (found elsewhere)
+        now = reading.value.strip()
+        if field.type is FieldType.TEXT:
+            differs = _norm(now) != _norm(was) and (
+                SequenceMatcher(None, _norm(now), _norm(was)).ratio() < TEXT_SAME)
+        else:
+            differs = now != was
+        if differs:
+            c.add("value.changed", Severity.WARNING,
+                  f"”{field.label}” är ändrat för hand: utfärdat ”{was}”, läst ”{now}”.",
+                  field.name)
+        elif reading.ink_outside_print >= INK_CHANGED:
+            c.add("value.changed", Severity.WARNING,
+                  f"”{field.label}” har handskrivna tillägg eller överstrykningar "
+                  f"({percent(reading.ink_outside_print, 1)} av rutan): utfärdat ”{was}”, läst "
+                  f"”{now}”. Kontrollera mot bilden.", field.name)
+
+
+FIRM_LABELS = {
+    "current_firm": "Byrån som redan är kopplad",
+    "new_firm": "Byrån som ska kopplas",
+    "firm": "Byrån",
+}
+
+
+def validate_document(
+    session: Session,
+    kind: FormKind,
+    fields: Mapping[str, FieldReading],
+    signatures: Mapping[str, SignatureReading],
+    *,
+    issued: IssuedForm | None,
+    form_id: str | None,
+    qr_valid: bool,
+    already_submitted: bool,
+    today: dt.date,
+) -> list[Finding]:
+    """Every finding for one read form, in the order a reviewer reads the form.
+
+    `form_id` is the id from the QR code (None for a blank form), `qr_valid`
+    whether its seal matched, `issued` the issued form with that id (None if
+    there is none), `already_submitted` whether a submission with that id is
+    already queued. The session is only read.
+    """
+    spec = form_spec(kind)
+    c = _Checks([], {})
+    _check_form(c, kind, issued, form_id, qr_valid, already_submitted)
+
+    orgnrs: dict[str, str | None] = {}
+    subscription: str | None = None
+    for field in spec.fields:
+        reading = fields.get(field.name)
+        present = _check_present(c, field, reading)
+        if field.type is FieldType.ORGNR:
+            prefix = field.name.removesuffix("_orgnr")
+            orgnrs[prefix] = _check_orgnr(c, field, _value(fields, field.name)) if present else None
+        elif field.type is FieldType.SUBSCRIPTION and present:
+            subscription = _check_subscription(c, field, _value(fields, field.name))
+
+    _check_same(c, orgnrs, kind)
+    _check_client(c, session, orgnrs.get("client"), subscription)
+    for prefix, label in FIRM_LABELS.items():
+        if prefix in orgnrs:
+            _check_firm(c, session, prefix, label, orgnrs[prefix],
+                        _role(fields, f"{prefix}_role"))
+    _check_connections(c, session, kind, fields)
+    _check_signatures(c, session, kind, fields, signatures, issued, today)
+    if issued is not None and FormKind(issued.kind) is kind:
+        _check_issued(c, kind, fields, issued)
+    return c.findings

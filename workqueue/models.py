@@ -1,0 +1,124 @@
+"""The review queue's tables: submissions and what the machine read from them.
+
+A submission is one form found in one input (a file, later a mail
+attachment): its source, its pages, every field with value, confidence and
+crop, the signatures, and the findings. An input that could not be read at
+all is still a submission, status `unreadable`, with the reason and the page
+images, so a person sees it. Images live in the content-addressed store
+(`workqueue.store`); rows keep their sha256.
+
+The queue has its own metadata and migrations (version table
+`alembic_version_review`), next to the registry's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import registry as orm_registry
+from sqlmodel import Field, SQLModel
+
+from registry import NAMING_CONVENTION, UTCDateTime, string_enum, utcnow
+
+QUEUE_METADATA = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SubmissionStatus(StrEnum):
+    QUEUED = "queued"
+    UNREADABLE = "unreadable"
+    APPROVED = "approved"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+
+
+class QueueModel(SQLModel, registry=orm_registry(metadata=QUEUE_METADATA)):
+    pass
+
+
+class Submission(QueueModel, table=True):
+    __tablename__ = "submissions"
+    __table_args__ = (
+        sa.Index("ix_submissions_status_created_at", "status", "created_at"),
+        sa.Index("ix_submissions_status_min_confidence", "status", "min_confidence"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status: SubmissionStatus = Field(sa_type=string_enum(SubmissionStatus, "submission_status"))
+    kind: str | None = Field(default=None, max_length=20)
+    form_id: str | None = Field(default=None, max_length=10, index=True)
+    form_version: str | None = Field(default=None, max_length=20)
+    source_kind: str = Field(max_length=20)  # "file", "mail"
+    source_name: str = Field(max_length=300)  # shown to people, never used as a path
+    source_sha256: str = Field(max_length=64, index=True)
+    document_index: int = 0  # which form within the source
+    quality_mm: float | None = None
+    min_confidence: float | None = None  # least sure field: "least sure first" sorting
+    unreadable_reason: str | None = Field(default=None, max_length=500)
+    blocking_findings: int = 0
+    warning_findings: int = 0
+    # The mail it came in, when it came by mail (sender, subject, the raw message).
+    inbound_message_id: int | None = Field(
+        default=None, foreign_key="inbound_messages.id", index=True
+    )
+    # Claiming: one reviewer at a time, for a limited time.
+    claimed_by: int | None = Field(default=None, foreign_key="reviewers.id")
+    claimed_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The decision.
+    decided_by: int | None = Field(default=None, foreign_key="reviewers.id")
+    decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision_reason: str | None = Field(default=None, max_length=1000)  # why rejected
+    override_reason: str | None = Field(default=None, max_length=1000)  # approved despite findings
+    applied_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SubmissionPage(QueueModel, table=True):
+    __tablename__ = "submission_pages"
+    __table_args__ = (sa.UniqueConstraint("submission_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submissions.id", index=True)
+    position: int  # order within the submission
+    source_page: int  # page index within the source file
+    image_sha256: str = Field(max_length=64)  # the page as received
+    aligned_sha256: str | None = Field(default=None, max_length=64)  # canonical, if aligned
+
+
+class SubmissionField(QueueModel, table=True):
+    __tablename__ = "submission_fields"
+    __table_args__ = (sa.UniqueConstraint("submission_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submissions.id", index=True)
+    name: str = Field(max_length=60)
+    value: str = Field(max_length=300)
+    raw: str = Field(max_length=300)
+    confidence: float
+    crop_sha256: str | None = Field(default=None, max_length=64)
+    ink_outside_print: float = 0.0
+    corrected_value: str | None = Field(default=None, max_length=300)
+
+
+class SubmissionSignature(QueueModel, table=True):
+    __tablename__ = "submission_signatures"
+    __table_args__ = (sa.UniqueConstraint("submission_id", "party"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submissions.id", index=True)
+    party: str = Field(max_length=40)
+    state: str = Field(max_length=10)  # signed, empty, unsure
+    ink: float
+    crop_sha256: str | None = Field(default=None, max_length=64)
+
+
+class SubmissionFinding(QueueModel, table=True):
+    __tablename__ = "submission_findings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submissions.id", index=True)
+    code: str = Field(max_length=60, index=True)
+    severity: str = Field(max_length=10)  # info, warning, blocking
+    message: str = Field(max_length=1000)
+    field: str | None = Field(default=None, max_length=60)
