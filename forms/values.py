@@ -1,6 +1,6 @@
 """Checking what a person entered for a form, field by field.
 
-`clean_values` is used by the web page, the CLI and (later) the scan reader:
+`clean_values` is used by the web page, the CLI and the scan reader:
 it returns canonical values (organisationsnummer as NNNNNN-NNNN, subscription
 number as eight digits, choices as their codes) or raises one error that lists
 every field that is wrong, each with a Swedish message, so a person can fix

@@ -1,6 +1,6 @@
 """Every schema the application has, migrated and checked together.
 
-The registry and the review queue each own their tables and migrations;
+The registry and the work queue each own their tables and migrations;
 the composition root knows both and runs them in dependency order (the
 queue refers to issued forms, so the registry goes first).
 """
@@ -16,7 +16,7 @@ from workqueue import require_queue_current, upgrade_queue
 def upgrade_all(engine: Engine) -> list[tuple[str, str | None, str]]:
     """Migrate every schema; (name, revision before, revision after) for each."""
     results = []
-    for name, upgrade in (("registry", upgrade_database), ("review", upgrade_queue)):
+    for name, upgrade in (("registry", upgrade_database), ("workqueue", upgrade_queue)):
         before, after = upgrade(engine)
         results.append((name, before, after))
     return results

@@ -33,7 +33,7 @@ from intake import (
     TokenProvider,
     mailbox_lock,
 )
-from kopplingar.errors import ConfigError
+from kopplingar.errors import ConfigError, MissingInput
 from kopplingar.settings import Settings
 from kopplingar.templates import RenderedTemplates
 from workqueue import DeliveryReport, ImageStore, SmtpConfig, SmtpSender, deliver_pending
@@ -41,11 +41,16 @@ from workqueue import DeliveryReport, ImageStore, SmtpConfig, SmtpSender, delive
 
 def mail_source(settings: Settings, folder: Path | None = None) -> MailSource:
     """The configured mailbox: `folder` if given, else IMAP, else KOPPLINGAR_MAIL_FOLDER."""
+    # A folder that is not there is a typo, not a passing outage: cron must not retry it.
     if folder is not None:
+        if not folder.is_dir():
+            raise MissingInput(f"--folder {folder}: no such directory")
         return FolderMailbox(folder)
     if settings.imap_host:
         return ImapMailbox(imap_config(settings), tokens=_tokens(settings))
     if settings.mail_folder is not None:
+        if not settings.mail_folder.is_dir():
+            raise ConfigError(f"KOPPLINGAR_MAIL_FOLDER={settings.mail_folder}: no such directory")
         return FolderMailbox(settings.mail_folder)
     raise ConfigError(
         "no mailbox configured: set KOPPLINGAR_IMAP_HOST (and _USERNAME, _PASSWORD or "

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(
         default=Path("data"),
-        description="SQLite database, page images, raw mail, locks and the demo's QR secret.",
+        description="The SQLite file, page images, raw mail, locks and the demo's QR secret.",
     )
     database_url: str | None = Field(
         default=None,
@@ -90,22 +90,27 @@ class Settings(BaseSettings):
 
     # The mailbox: IMAP, or a local Maildir / folder of .eml files (demo, tests, imports).
     mail_folder: Path | None = Field(
-        default=None, description="A Maildir or folder of `.eml` files read instead of IMAP."
+        default=None,
+        description="A Maildir or `.eml` folder as the mailbox when no IMAP host is set.",
     )
     imap_host: str | None = Field(default=None, description="IMAP server of the mailbox.")
     imap_port: int = Field(default=993, ge=1, le=65535, description="IMAP port.")
     imap_security: Literal["imaps", "starttls", "plain"] = Field(
-        default="imaps", description="`imaps`, `starttls`, or `plain` (loopback only)."
+        default="imaps",
+        description="`imaps`, `starttls`, or `plain` (refused unless "
+        "`KOPPLINGAR_IMAP_ALLOW_PLAIN_ON_LOOPBACK` and the host is loopback).",
     )
     imap_username: str | None = Field(default=None, description="IMAP login.")
     imap_password: SecretStr | None = Field(default=None, description="IMAP password.")
     imap_token_command: str | None = Field(
         default=None,
-        description="Command that prints an OAuth2 access token (or JSON) for XOAUTH2, "
-        "instead of a password.",
+        description="XOAUTH2 instead of a password: a command printing an access token or "
+        '`{"access_token", "expires_in"}`; run again before expiry.',
     )
     imap_ca_file: Path | None = Field(
-        default=None, description="Extra CA certificate(s) to trust for IMAP, PEM."
+        default=None,
+        description="An extra CA (PEM) to trust besides the system's; certificates are always "
+        "verified.",
     )
     imap_allow_plain_on_loopback: bool = Field(
         default=False, description="Allow `plain` IMAP towards a loopback address."
@@ -119,19 +124,22 @@ class Settings(BaseSettings):
         description="Where a message that could not be handled is moved (created if missing).",
     )
     mail_max_mb: int = Field(
-        default=30, ge=1, le=200, description="Largest message fetched whole, in MB."
+        default=30,
+        ge=1,
+        le=200,
+        description="Larger messages are quarantined after fetching only their header, in MB.",
     )
     reader_jobs: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
         le=64,
-        description="Reader processes per pass. Default: the number of CPUs.",
+        description="Reader processes (each with its own Tesseract). Default: one per core.",
     )
     reader_seconds: float = Field(
         default=120.0, gt=0, description="Time limit for reading one attachment, in seconds."
     )
     reader_memory_mb: int = Field(
-        default=3072, ge=256, description="Memory limit of a reader process, in MB."
+        default=3072, ge=256, description="Address-space limit of a reader process, in MB."
     )
     watch_idle_seconds: float = Field(
         default=300.0, gt=0, description="`intake watch`: longest IMAP IDLE wait, in seconds."

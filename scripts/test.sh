@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up and runs every check: ruff, mypy and the whole pytest suite, on SQLite
+# Sets up and runs every check: ruff, mypy, the import contract (imports follow the
+# data flow, pyproject.toml [tool.importlinter]) and the whole pytest suite, on SQLite
 # and on the PostgreSQL server at 127.0.0.1:5432 (override with TEST_DATABASE_URL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,4 +13,5 @@ if ! pg_isready -q -d "$TEST_DATABASE_URL"; then
 fi
 .venv/bin/ruff check .
 .venv/bin/mypy .
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/pytest "$@"

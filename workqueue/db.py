@@ -1,4 +1,4 @@
-"""The queue's schema: its own migrations beside the registry's."""
+"""The work queue's schema: its own migrations (in `migrations/`) beside the registry's."""
 
 from __future__ import annotations
 

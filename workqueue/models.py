@@ -1,14 +1,19 @@
-"""The review queue's tables: submissions and what the machine read from them.
+"""The work queue's tables: submissions and what the machine read from them.
 
-A submission is one form found in one input (a file, later a mail
-attachment): its source, its pages, every field with value, confidence and
+A submission is one form found in one input (a file given to `intake file`,
+or a mail attachment): its source, its pages, every field with value, confidence and
 crop, the signatures, and the findings. An input that could not be read at
 all is still a submission, status `unreadable`, with the reason and the page
 images, so a person sees it. Images live in the content-addressed store
 (`workqueue.store`); rows keep their sha256.
 
-The queue has its own metadata and migrations (version table
-`alembic_version_review`), next to the registry's.
+The queue has its own metadata and migrations, next to the registry's. The
+version table keeps its first name, `alembic_version_review`, and the
+revisions theirs (`review_0001`...), so databases migrated before the queue
+left `review/` go on without a data migration. The reviewer tables
+(`review.authmodels`) share this metadata and this chain of migrations:
+sessions and claims refer to reviewers, and one chain keeps the foreign keys
+in order.
 """
 
 from __future__ import annotations

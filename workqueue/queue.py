@@ -152,7 +152,7 @@ def form_id_submitted(session: Session, form_id: str) -> bool:
 
 
 def queue_counts(session: Session) -> dict[str, int]:
-    """Submissions per status, for the summary line and (later) the queue page."""
+    """Submissions per status, for the summary lines and the queue page."""
     rows = session.exec(
         select(Submission.status, sa.func.count()).group_by(Submission.status)
     ).all()

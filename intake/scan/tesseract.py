@@ -121,13 +121,6 @@ def _run(args: list[str], image: Gray, timeout: float) -> str:
     return done.stdout.decode("utf-8", "replace")
 
 
-def _config_args(config: Mapping[str, str]) -> list[str]:
-    args: list[str] = []
-    for key, value in config.items():
-        args += ["-c", f"{key}={value}"]
-    return args
-
-
 def _title_fields(title: str) -> dict[str, list[str]]:
     """hOCR's title attribute, "bbox 1 2 3 4; x_wconf 96", as {"bbox": ["1", ...], ...}."""
     out: dict[str, list[str]] = {}

@@ -9,6 +9,10 @@ the wall time of the pass, messages per second, the share of that time spent
 waiting for the readers, the time to send the replies; and, as the baseline
 from the same run, the same attachments read one after another in this
 process with `read_file` and no mailbox at all.
+
+The two mail servers come from the development kit (`devkit.localmail`,
+installed by `scripts/setup.sh test`), which the product wheel does not
+carry; on a runtime-only install this command says so and exits 69.
 """
 
 from __future__ import annotations
@@ -23,13 +27,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from devkit.localmail.dovecot import LocalDovecot
-from devkit.localmail.smtp import LocalSmtp
 from PIL import Image, PngImagePlugin
 from sqlmodel import Session, func, select
 
 from intake import ChildLimits, ImapMailbox, IntakeContext, MailboxPolicy, MailLimits, read_file
 from kopplingar.database import upgrade_all
+from kopplingar.errors import CliError
 from kopplingar.mailing import MailIntake
 from kopplingar.templates import RenderedTemplates
 from registry import import_registry, make_engine
@@ -39,6 +42,12 @@ from workqueue import ImageStore, Submission
 
 MAILBOX = "kopplingar@example.se"
 USER, PASSWORD = "kopplingar", "bench-password-1"
+
+
+class DevkitMissing(CliError):  # noqa: N818
+    """The local mail servers of the development kit are not installed."""
+
+    exit_code = os.EX_UNAVAILABLE
 
 
 def _distinct(data: bytes, fmt: str, n: int) -> bytes:
@@ -107,6 +116,14 @@ def _percentile(values: list[float], q: float) -> float:
 
 def run(count: int, jobs: int, database_url: str | None, baseline: bool) -> str:
     lines: list[str] = []
+    try:
+        from devkit.localmail.dovecot import LocalDovecot
+        from devkit.localmail.smtp import LocalSmtp
+    except ImportError as exc:
+        raise DevkitMissing(
+            f"bench mailbox needs the development kit's local mail servers ({exc.name} is "
+            "missing): install it with bash scripts/setup.sh test"
+        ) from None
     with tempfile.TemporaryDirectory(prefix="kopplingar-bench-mailbox-") as tmp:
         root = Path(tmp)
         url = database_url or f"sqlite:///{root / 'bench.db'}"

@@ -2,8 +2,11 @@
 
 The database is the one the settings name (`KOPPLINGAR_DATABASE_URL`, or
 SQLite in the data directory). `open_database` is shared with the other
-groups that work on the registry, so every command reports an unreachable
-database the same way: one line, exit code 78.
+groups that work on the registry. A server that cannot be reached is
+`registry.DatabaseUnavailable` (exit 75, try again later) from the engine
+itself; a URL or SQLite file that cannot be used is `DatabaseNotReady` (78).
+`db current` exits 78 when a schema is not at the code's revision, so a
+deploy script can check before it starts the services.
 """
 
 from __future__ import annotations
@@ -65,15 +68,22 @@ def current() -> None:
         revisions = [
             ("registry", current_revision(engine), head_revision()),
             (
-                "review",
+                "workqueue",
                 current_revision(engine, version_table=QUEUE_VERSION_TABLE),
                 head_revision(QUEUE_MIGRATIONS),
             ),
         ]
+    behind = []
     for name, revision, head in revisions:
         if revision is None:
-            print(f"{name}: not migrated (head is {head}): run kopplingar db upgrade")
+            print(f"{name}: not migrated (head is {head})")
+            behind.append(name)
         elif revision == head:
             print(f"{name}: {revision} (head)")
         else:
-            print(f"{name}: {revision} (head is {head}): run kopplingar db upgrade")
+            print(f"{name}: {revision} (head is {head})")
+            behind.append(name)
+    if behind:
+        raise DatabaseNotReady(
+            f"{' and '.join(behind)} not at the newest revision: run kopplingar db upgrade"
+        )

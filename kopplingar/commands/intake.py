@@ -88,11 +88,10 @@ def file(
 
 def _mail_intake(folder: Path | None) -> tuple[MailIntake, MailSource]:
     settings = load_settings()
+    source = mail_source(settings, folder)
     app_ctx = build_context(settings)
     require_all_current(app_ctx.engine)
-    return build_mail_intake(settings, app_ctx.engine, app_ctx.qr_key), mail_source(
-        settings, folder
-    )
+    return build_mail_intake(settings, app_ctx.engine, app_ctx.qr_key), source
 
 
 def _print_delivery(report: DeliveryReport | None) -> None:
@@ -114,9 +113,10 @@ def poll(
 ) -> None:
     """One pass over the mailbox, for cron: record, read, queue, reply, move.
 
-    Exit 0 when the pass completed; 75 when the mailbox could not be reached or
-    another run holds it (cron simply tries again); 77 when the login was refused;
-    78 when the configuration is missing or unsafe.
+    Exit 0 when the pass completed; 75 when the mailbox or the database could not
+    be reached or another run holds the mailbox (cron simply tries again); 77 when
+    the login was refused; 66 when --folder does not exist; 78 when the
+    configuration is missing or unsafe.
     """
     mail, source = _mail_intake(folder)
     with mail.readers() as pool:

@@ -1,4 +1,4 @@
-"""`kopplingar web serve`: the public form pages (and later the reviewer pages)."""
+"""`kopplingar web serve`: the public form pages and the reviewer pages under /granskning/."""
 
 from __future__ import annotations
 

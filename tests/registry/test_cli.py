@@ -47,7 +47,7 @@ def test_db_upgrade_and_current(configured: str) -> None:
     assert exit_code(first) == 0
     lines = first.stdout.strip().splitlines()
     assert lines[0] == f"registry: database upgraded from empty to revision {head} (head)"
-    assert lines[1].startswith("review: database upgraded from empty to revision")
+    assert lines[1].startswith("workqueue: database upgraded from empty to revision")
     again = invoke(db.app, "upgrade").stdout.strip().splitlines()
     assert again[0] == f"registry: database already at revision {head} (head)"
     assert invoke(db.app, "current").stdout.strip().splitlines()[0] == f"registry: {head} (head)"

@@ -14,7 +14,6 @@ from sqlmodel import Session, select
 
 from kopplingar.database import upgrade_all
 from registry import REGISTRY_METADATA
-from review import ReviewError
 from workqueue import (
     QUEUE_METADATA,
     ImageStore,
@@ -23,6 +22,7 @@ from workqueue import (
     NewPage,
     NewSignature,
     NewSubmission,
+    QueueError,
     Submission,
     SubmissionField,
     SubmissionFinding,
@@ -154,9 +154,9 @@ def test_store_is_content_addressed_and_atomic(tmp_path: Path) -> None:
     assert store.put(b"abc") == sha
     assert sha in store and store.get(sha) == b"abc"
     assert not list(tmp_path.rglob(".tmp-*"))
-    with pytest.raises(ReviewError, match="missing"):
+    with pytest.raises(QueueError, match="missing"):
         store.get(hashlib.sha256(b"other").hexdigest())
-    with pytest.raises(ReviewError, match="not a sha256"):
+    with pytest.raises(QueueError, match="not a sha256"):
         store.path("../../etc/passwd")
 
 

@@ -1,7 +1,10 @@
-"""Alembic environment for the review queue's tables (version table `alembic_version_review`).
+"""Alembic environment for the work queue's tables (version table `alembic_version_review`).
 
-Run through `review.upgrade_queue` (part of `kopplingar db upgrade`), which
-passes the open connection, after the registry's migrations.
+Run through `workqueue.upgrade_queue` (part of `kopplingar db upgrade`), which
+passes the open connection, after the registry's migrations. The metadata is
+only used to autogenerate a new revision; the reviewer tables, which live in
+`review.authmodels` above this layer, join it when `review` is imported, so
+import it in the shell that autogenerates a revision touching them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from workqueue.models import QUEUE_METADATA
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("the review migrations run through kopplingar db upgrade")
+    raise RuntimeError("the work queue migrations run through kopplingar db upgrade")
 
 context.configure(
     connection=connection,

@@ -49,7 +49,7 @@ def test_lock_of_a_killed_process_is_free_at_once(db_url: str, tmp_path: Path) -
         [sys.executable, "-c", HOLDER, db_url, str(tmp_path)],
         stdout=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
     try:
         assert holder.stdout is not None

@@ -31,7 +31,7 @@ from tests.mailboxes import MailboxUser
 from workqueue import MessageState, OutboxState
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

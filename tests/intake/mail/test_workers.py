@@ -47,7 +47,7 @@ from samples.scans import CORPUS_DIR, REFERENCE_DATE, record_issued
 from workqueue import ImageStore
 
 MAILBOX = "kopplingar@example.se"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def corpus(name: str) -> tuple[bytes, str]:
