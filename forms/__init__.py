@@ -1,6 +1,8 @@
 """What each form is: fields, validators, page layout and the signed QR payload.
 
-Pure and dependency-free: both the renderer and the scan reader build on it.
+Pure (no I/O, no database): both the renderer and the scan reader build on it. Its
+one dependency is python-stdnum, for the arithmetic of the identity numbers
+(`forms.identity` says what it does and what stays ours).
 """
 
 from forms.errors import FormsError, FormValuesError, InvalidPayload, InvalidValue, KopplingarError

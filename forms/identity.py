@@ -10,14 +10,38 @@ parsers accept all of them and normalise to one canonical text.
 The subscription number (abonnemangsnummer) is our own: eight digits, the last
 a Luhn check digit over the first seven, so a misread or mistyped digit is
 caught before anyone looks it up.
+
+python-stdnum does the arithmetic and the national rules: the Luhn check and
+check digit (`stdnum.luhn`), the organisationsnummer's check
+(`stdnum.se.orgnr`), and a personnummer's birth date, with its century from
+the prefix or else from the "+" and the age (`stdnum.se.personnummer`).
+What stays here, and why:
+
+* the spellings we accept (any spaces and dashes, the 16 prefix, 18/19/20
+  before a personnummer) and what each means, since stdnum knows neither the
+  16 prefix nor that a company number may be a sole trader's personnummer
+  (the third digit below 2 is a birth month);
+* the samordningsnummer (birth day plus 60): stdnum 2.2 rejects its day, so
+  it is given the birth date, and the check digit, which is over the number
+  as written, is checked here;
+* the Swedish messages: stdnum raises English exception classes, so length
+  and characters are checked here first, where the message can say how many
+  digits there were, and stdnum's checksum and date errors are translated;
+* ASCII digits only (`str.isdigit` alone also takes other scripts' digits,
+  which stdnum cannot read);
+* the canonical text, always ten digits as NNNNNN-NNNN (what the registry
+  stores), and the subscription number, which is ours.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from stdnum import luhn
+from stdnum.exceptions import InvalidChecksum, ValidationError
+from stdnum.se import orgnr, personnummer
 
 from forms.errors import InvalidValue
 
@@ -26,27 +50,20 @@ SUBSCRIPTION_DIGITS = 8
 _SEPARATORS = re.compile(r"[\s\-–—+]")
 
 
+def _is_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def luhn_checksum_ok(digits: str) -> bool:
     """True when the digit string passes the Luhn (mod 10) check."""
-    if not digits.isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    return _is_digits(digits) and luhn.is_valid(digits)
 
 
 def luhn_check_digit(digits: str) -> str:
     """The digit that, appended to `digits`, makes a Luhn-valid string."""
-    for candidate in "0123456789":
-        if luhn_checksum_ok(digits + candidate):
-            return candidate
-    raise AssertionError("unreachable: one of ten digits always completes Luhn")
+    if digits and not _is_digits(digits):
+        raise ValueError(f"not a string of digits: {digits!r}")
+    return luhn.calc_check_digit(digits)
 
 
 class IdentityKind(StrEnum):
@@ -76,7 +93,7 @@ def _strip(value: str, field: str | None) -> tuple[str, bool]:
         raise InvalidValue("Fältet är tomt.", field=field)
     plus = "+" in raw
     compact = _SEPARATORS.sub("", raw)
-    if not compact.isdigit():
+    if not _is_digits(compact):
         raise InvalidValue(
             f"”{raw}” innehåller tecken som inte är siffror. "
             "Skriv bara siffror och ett bindestreck.",
@@ -85,23 +102,20 @@ def _strip(value: str, field: str | None) -> tuple[str, bool]:
     return compact, plus
 
 
-def _valid_birth_date(digits10: str, century: str | None) -> bool:
-    yy, mm, dd = int(digits10[0:2]), int(digits10[2:4]), int(digits10[4:6])
-    if dd > 60:  # samordningsnummer: day + 60
-        dd -= 60
-    years = [int(century) * 100 + yy] if century else [1900 + yy, 2000 + yy]
-    for year in years:
-        try:
-            dt.date(year, mm, dd)
-        except ValueError:
-            continue
-        return True
-    return False
+def _valid_birth_date(digits10: str, century: str | None, plus: bool) -> bool:
+    day = int(digits10[4:6])
+    # A samordningsnummer's day is the birth day plus 60; stdnum wants the birth date.
+    born = f"{digits10[:4]}{day - 60:02d}{digits10[6:]}" if day > 60 else digits10
+    try:
+        personnummer.get_birth_date(f"{century or ''}{born[:6]}{'+' if plus else '-'}{born[6:]}")
+    except ValidationError:
+        return False
+    return True
 
 
 def parse_personnummer(value: str, *, field: str | None = None) -> CompanyNumber:
     """Parse a personnummer or samordningsnummer (YYMMDD-NNNN or YYYYMMDDNNNN)."""
-    compact, _plus = _strip(value, field)
+    compact, plus = _strip(value, field)
     century: str | None = None
     if len(compact) == 12:
         century, compact = compact[:2], compact[2:]
@@ -114,11 +128,11 @@ def parse_personnummer(value: str, *, field: str | None = None) -> CompanyNumber
             f"Ett personnummer har 10 siffror (ÅÅMMDD-NNNN), ”{value.strip()}” har {len(compact)}.",
             field=field,
         )
-    if not _valid_birth_date(compact, century):
+    if not _valid_birth_date(compact, century, plus):
         raise InvalidValue(
             f"{compact[:6]} är inget giltigt födelsedatum. Kontrollera personnumret.", field=field
         )
-    if not luhn_checksum_ok(compact):
+    if not luhn.is_valid(compact):
         raise InvalidValue(
             "Kontrollsiffran stämmer inte. Kontrollera att personnumret är rätt skrivet.",
             field=field,
@@ -158,15 +172,17 @@ def parse_organisationsnummer(value: str, *, field: str | None = None) -> Compan
             field=field,
         )
     if int(compact[2]) < 2:
-        # Third digit below 2 means a birth month: this is a personnummer.
-        return parse_personnummer(compact, field=field)
-    if not luhn_checksum_ok(compact):
+        # Third digit below 2 means a birth month: this is a personnummer (as written: a
+        # "+" in it says which century).
+        return parse_personnummer(value, field=field)
+    try:
+        return CompanyNumber(orgnr.validate(compact), IdentityKind.ORGANISATION)
+    except InvalidChecksum:
         raise InvalidValue(
             "Kontrollsiffran (sista siffran) stämmer inte. "
             "Kontrollera att organisationsnumret är rätt skrivet.",
             field=field,
-        )
-    return CompanyNumber(compact, IdentityKind.ORGANISATION)
+        ) from None
 
 
 def parse_subscription_number(value: str, *, field: str | None = None) -> str:
@@ -175,7 +191,7 @@ def parse_subscription_number(value: str, *, field: str | None = None) -> str:
     if not raw:
         raise InvalidValue("Ange abonnemangsnumret.", field=field)
     compact = _SEPARATORS.sub("", raw)
-    if not compact.isdigit():
+    if not _is_digits(compact):
         raise InvalidValue(
             f"Abonnemangsnumret består bara av siffror, ”{raw}” innehåller annat.", field=field
         )
@@ -185,7 +201,7 @@ def parse_subscription_number(value: str, *, field: str | None = None) -> str:
             "Du hittar det på fakturan och under Inställningar > Abonnemang.",
             field=field,
         )
-    if not luhn_checksum_ok(compact):
+    if not luhn.is_valid(compact):
         raise InvalidValue(
             "Abonnemangsnumret är felskrivet (kontrollsiffran stämmer inte). "
             "Ange korrekt abonnemangsnummer.",

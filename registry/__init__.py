@@ -15,6 +15,13 @@ from registry.db import (
     upgrade_database,
     upgrade_migrations,
 )
+from registry.disconnect import (
+    DisconnectionRequest,
+    apply_disconnect,
+    next_billing_period,
+    plan_disconnect,
+)
+from registry.dual import DualConnectionRequest, apply_dual, plan_dual
 from registry.errors import (
     Conflict,
     DatabaseNotReady,
@@ -37,15 +44,7 @@ from registry.history import (
 from registry.import_files import RecordType
 from registry.import_report import ImportRejected, ImportReport, Rejection, TypeCounts
 from registry.importer import import_registry
-from registry.linkage import (
-    Change,
-    LinkagePlan,
-    apply_disconnect,
-    apply_dual,
-    next_billing_period,
-    plan_disconnect,
-    plan_dual,
-)
+from registry.linkage import Change, LinkagePlan
 from registry.models import (
     NAMING_CONVENTION,
     REGISTRY_METADATA,
@@ -93,6 +92,8 @@ __all__ = [
     "ConnectionView",
     "DatabaseNotReady",
     "DatabaseUnavailable",
+    "DisconnectionRequest",
+    "DualConnectionRequest",
     "FirmClient",
     "FirmClients",
     "FirmLink",

@@ -1,11 +1,11 @@
 """The back office's work: reviewers, their decisions, and the reviewer pages.
 
 Owns reviewer accounts, passwords, sessions and login throttling (`auth`),
-claiming, correcting, approving and rejecting submissions (`decide`, which
-applies the linkage in the registry and queues the mails), and the pages
-under `/granskning/` (`review.web`, public to the app assembly). The queue
-itself is `workqueue`'s. This is the public API; every other module of the
-package is private.
+claiming submissions (`claims`), correcting, approving and rejecting them
+(`decide`, which applies the linkage in the registry), the mails a decision
+queues (`decision_mails`), and the pages under `/granskning/` (`review.web`,
+public to the app assembly). The queue itself is `workqueue`'s. This is the
+public API; every other module of the package is private.
 """
 
 from review.auth import (
@@ -32,21 +32,23 @@ from review.authmodels import (
     ReviewerRole,
     ReviewSession,
 )
-from review.decide import (
+from review.claims import (
     CLAIM_TTL,
-    REJECT_REASONS,
     ClaimedByOther,
     DecisionError,
-    approve,
     claim,
+    next_unclaimed,
+    release,
+)
+from review.decide import (
+    REJECT_REASONS,
+    approve,
     correct_field,
     decision_day,
     effective_values,
-    next_unclaimed,
     open_blocking_findings,
     preview,
     reject,
-    release,
 )
 from review.errors import (
     ReviewError,

@@ -1,23 +1,19 @@
-"""Deciding a submission: claiming it, correcting what was read, approving or rejecting it.
+"""Deciding a submission the reviewer holds: correcting what was read, approving or rejecting it.
 
-One reviewer works on a submission at a time. `claim` takes it with one
-conditional UPDATE that only one reviewer can win, on SQLite and PostgreSQL
-alike (PostgreSQL re-checks the WHERE after the row lock, SQLite has one
-writer at a time). A claim's expiry only matters to others: once it has run
-out another reviewer may take the submission, but until someone does it is
-still yours. Every later step (`correct_field`, `approve`, `reject`) first
-re-asserts the claim with the same kind of UPDATE, which also locks the row
-until the caller's commit, so two decisions on one submission cannot both
-land.
+Holding the submission is `review.claims`': every step here first
+re-asserts the reviewer's claim, which also locks the row until the
+caller's commit, so two decisions on one submission cannot both land.
 
 What a submission asks for comes from its fields: the value the machine
 read, or the reviewer's correction when there is one (`effective_values`).
 A correction is checked with the form's own field validator. `preview`
-turns the effective values into the registry's plan (`registry.linkage`);
-`approve` applies it, records the decision and its audit event, and queues
-the mails (client, the firms involved) in the caller's transaction, so one
-commit makes all of it appear and a rollback leaves no trace. `reject`
-records why and tells the mail's sender how to send a form we can approve.
+turns the effective values into a request to the registry
+(`registry.DualConnectionRequest`, `registry.DisconnectionRequest`) and
+that into the registry's plan; `approve` applies it, records the decision
+and its audit event, and queues the mails (`review.decision_mails`) in the
+caller's transaction, so one commit makes all of it appear and a rollback
+leaves no trace. `reject` records why and tells the mail's sender how to
+send a form we can approve.
 
 A blocking finding from the intake needs an override reason to approve,
 except a finding on a value the registry plan checks again (organisationsnummer,
@@ -33,24 +29,17 @@ before anything is written, so nothing is lost by doing so.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import os
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Mapping
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from forms import FormKind, InvalidValue, clean_field, form_spec
 from registry import (
-    Company,
     Conflict,
-    ConnectionRole,
+    DisconnectionRequest,
+    DualConnectionRequest,
     LinkagePlan,
-    Person,
-    Role,
-    RoleKind,
     apply_disconnect,
     apply_dual,
     plan_disconnect,
@@ -59,18 +48,9 @@ from registry import (
 )
 from render import SWEDISH_TIME
 from review.authmodels import Reviewer
-from review.errors import ReviewError
-from workqueue import (
-    InboundMessage,
-    Submission,
-    SubmissionField,
-    SubmissionFinding,
-    SubmissionStatus,
-    deliverable_address,
-    queue_mail,
-)
-
-CLAIM_TTL = dt.timedelta(minutes=15)
+from review.claims import OPEN_STATUSES, DecisionError, aware, hold, load_submission
+from review.decision_mails import queue_approval_mails, queue_rejection_mail
+from workqueue import Submission, SubmissionField, SubmissionFinding, SubmissionStatus
 
 REJECT_REASONS: list[tuple[str, str]] = [
     ("signature_missing", "En underskrift saknas."),
@@ -86,7 +66,6 @@ REJECT_REASONS: list[tuple[str, str]] = [
     ("other", "Annat:"),
 ]
 
-_OPEN = (SubmissionStatus.QUEUED, SubmissionStatus.UNREADABLE)
 _TEXT_MAX = 800  # leaves room in the 1000-character columns for the canned sentence
 # Values that the linkage plan checks against the registry again: a finding on one of
 # these is settled by a correction, because the plan has then checked the new value.
@@ -118,203 +97,17 @@ _WHAT = {
     },
 }
 
-
-class DecisionError(ReviewError):
-    """A decision or step that cannot be taken; `message` is Swedish, for the reviewer."""
-
-    exit_code = os.EX_DATAERR
-
-
-class ClaimedByOther(DecisionError):  # noqa: N818
-    """Another reviewer holds the submission until `until`."""
-
-    def __init__(self, reviewer_name: str, until: dt.datetime) -> None:
-        local = until.astimezone(SWEDISH_TIME)
-        super().__init__(f"{reviewer_name} granskar redan ärendet, till kl. {local:%H:%M}.")
-        self.reviewer_name = reviewer_name
-        self.until = until
-
-
-def _aware(now: dt.datetime) -> dt.datetime:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ReviewError(f"now must be an aware datetime, got {now!r}")
-    return now
-
-
-def _reviewer_id(reviewer: Reviewer) -> int:
-    if reviewer.id is None:
-        raise ReviewError("the reviewer has not been stored")
-    if not reviewer.active:
-        raise DecisionError("Ditt konto är avstängt.")
-    return reviewer.id
+_Request = DualConnectionRequest | DisconnectionRequest
 
 
 def decision_day(now: dt.datetime) -> dt.date:
     """The day a decision at `now` takes effect: the date in Sweden (pass it to `preview`)."""
-    return _aware(now).astimezone(SWEDISH_TIME).date()
-
-
-def _load(session: Session, submission_id: int) -> Submission:
-    # populate_existing: an UPDATE just ran behind the identity map's back.
-    submission = session.get(Submission, submission_id, populate_existing=True)
-    if submission is None:
-        raise DecisionError(f"Ärende {submission_id} finns inte.")
-    return submission
-
-
-def _decided_text(submission: Submission) -> str:
-    if submission.status in (SubmissionStatus.APPROVED, SubmissionStatus.APPLIED):
-        return f"Ärende {submission.id} är redan godkänt."
-    return f"Ärende {submission.id} är redan avvisat."
-
-
-def _holder_refusal(session: Session, submission: Submission, now: dt.datetime) -> DecisionError:
-    """Why a claimed step was refused when the submission is still open."""
-    if (
-        submission.claimed_by is not None
-        and submission.claimed_until is not None
-        and submission.claimed_until >= now
-    ):
-        holder = session.get(Reviewer, submission.claimed_by)
-        name = holder.name if holder is not None else "En annan granskare"
-        return ClaimedByOther(name, submission.claimed_until)
-    return DecisionError("Ta ärendet först: någon annan kan ha tagit det sedan du öppnade det.")
-
-
-def claim(
-    session: Session,
-    submission_id: int,
-    reviewer: Reviewer,
-    *,
-    now: dt.datetime,
-    ttl: dt.timedelta = CLAIM_TTL,
-) -> Submission:
-    """Take an open submission for `ttl` (again: extend it); ClaimedByOther when someone has it."""
-    rid = _reviewer_id(reviewer)
-    _aware(now)
-    result = session.exec(
-        sa.update(Submission)
-        .where(
-            col(Submission.id) == submission_id,
-            col(Submission.status).in_(_OPEN),
-            sa.or_(
-                col(Submission.claimed_by).is_(None),
-                col(Submission.claimed_by) == rid,
-                col(Submission.claimed_until) < now,
-            ),
-        )
-        .values(claimed_by=rid, claimed_until=now + ttl)
-        .execution_options(synchronize_session=False)
-    )
-    submission = _load(session, submission_id)
-    if result.rowcount == 1:
-        return submission
-    if submission.status not in _OPEN:
-        raise DecisionError(_decided_text(submission))
-    raise _holder_refusal(session, submission, now)
-
-
-def release(session: Session, submission_id: int, reviewer: Reviewer) -> None:
-    """Give a submission back to the queue; nothing happens when it is not yours."""
-    rid = _reviewer_id(reviewer)
-    session.exec(
-        sa.update(Submission)
-        .where(col(Submission.id) == submission_id, col(Submission.claimed_by) == rid)
-        .values(claimed_by=None, claimed_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.get(Submission, submission_id, populate_existing=True)  # a loaded copy catches up
-
-
-def _hold(
-    session: Session,
-    submission_id: int,
-    reviewer: Reviewer,
-    now: dt.datetime,
-    statuses: Sequence[SubmissionStatus],
-) -> Submission:
-    """The submission, when `reviewer` holds it and its status is one of `statuses`.
-
-    The UPDATE extends the claim and, on PostgreSQL, locks the row until the
-    caller's commit, so nobody can claim or decide it in between.
-    """
-    rid = _reviewer_id(reviewer)
-    _aware(now)
-    result = session.exec(
-        sa.update(Submission)
-        .where(
-            col(Submission.id) == submission_id,
-            col(Submission.status).in_(statuses),
-            col(Submission.claimed_by) == rid,
-        )
-        .values(claimed_until=now + CLAIM_TTL)
-        .execution_options(synchronize_session=False)
-    )
-    submission = _load(session, submission_id)
-    if result.rowcount == 1:
-        return submission
-    if submission.status not in _OPEN:
-        raise DecisionError(_decided_text(submission))
-    if submission.status not in statuses:
-        raise DecisionError(
-            "En blankett som inte gick att läsa kan inte godkännas eller rättas; avvisa den."
-        )
-    raise _holder_refusal(session, submission, now)
-
-
-def next_unclaimed(
-    session: Session,
-    *,
-    reviewer: Reviewer,
-    now: dt.datetime,
-    after_id: int | None = None,
-    order: Literal["least_sure", "oldest"] = "least_sure",
-    kind: str | None = None,
-) -> int | None:
-    """The next open submission nobody else holds, in the queue's order, after `after_id`.
-
-    "least_sure" puts unreadable submissions (no confidence at all) first,
-    then the lowest field confidence; "oldest" goes by arrival. Past the end
-    it starts from the top again, so a skipped submission comes round again;
-    `after_id` itself is never the answer.
-    """
-    rid = _reviewer_id(reviewer)
-    _aware(now)
-    if order not in ("least_sure", "oldest"):
-        raise ReviewError(f"unknown queue order {order!r}")
-    # Confidences are 0..1, so -1 puts the unreadable ones (no confidence) first.
-    key: Any = (
-        sa.func.coalesce(col(Submission.min_confidence), -1.0)
-        if order == "least_sure"
-        else col(Submission.created_at)
-    )
-    base = select(Submission.id).where(
-        col(Submission.status).in_(_OPEN),
-        sa.or_(
-            col(Submission.claimed_by).is_(None),
-            col(Submission.claimed_by) == rid,
-            col(Submission.claimed_until) < now,
-        ),
-    )
-    if kind is not None:
-        base = base.where(col(Submission.kind) == kind)
-    ordered = base.order_by(key, col(Submission.id)).limit(1)
-    if after_id is None:
-        return session.exec(ordered).first()
-    here = session.exec(select(key, Submission.id).where(col(Submission.id) == after_id)).first()
-    if here is not None:
-        at_key, at_id = here
-        found = session.exec(
-            ordered.where(sa.or_(key > at_key, sa.and_(key == at_key, col(Submission.id) > at_id)))
-        ).first()
-        if found is not None:
-            return found
-    return session.exec(ordered.where(col(Submission.id) != after_id)).first()
+    return aware(now).astimezone(SWEDISH_TIME).date()
 
 
 def effective_values(session: Session, submission_id: int) -> dict[str, str]:
     """Each field's value: the reviewer's correction when there is one, else what was read."""
-    _load(session, submission_id)
+    load_submission(session, submission_id)
     rows = session.exec(
         select(SubmissionField).where(col(SubmissionField.submission_id) == submission_id)
     ).all()
@@ -338,7 +131,7 @@ def correct_field(
     now: dt.datetime,
 ) -> None:
     """Store the reviewer's value for field `name`, checked like a form entry; audited."""
-    submission = _hold(session, submission_id, reviewer, now, (SubmissionStatus.QUEUED,))
+    submission = hold(session, submission_id, reviewer, now, (SubmissionStatus.QUEUED,))
     kind = _form_kind(submission)
     if kind is None:
         raise DecisionError("Blanketten är inte identifierad, så det finns inga fält att rätta.")
@@ -389,22 +182,14 @@ def _empty_plan(kind: str, *problems: str) -> LinkagePlan:
     return LinkagePlan(kind=kind, changes=[], problems=list(problems), already_done=False, notes=[])
 
 
-@dataclasses.dataclass(frozen=True)
-class _Request:
-    """What a submission asks of the registry, its values checked."""
+def _request(
+    kind: FormKind, values: Mapping[str, str], on: dt.date
+) -> tuple[_Request | None, list[str]]:
+    """The registry request the values make, or the problems that stop one, named per field.
 
-    kind: FormKind
-    client_orgnr: str
-    subscription: str
-    firm_orgnr: str
-    role: ConnectionRole
-    takeover: bool
-    current_firm_orgnr: str | None
-    client_name: str | None  # as written on the form; a difference is a note in the plan
-    firm_name: str | None
-
-
-def _request(kind: FormKind, values: Mapping[str, str]) -> tuple[_Request | None, list[str]]:
+    The values the plan needs are checked here first, so that the reviewer
+    reads which field is wrong in the form's own words.
+    """
     spec = form_spec(kind)
     problems: list[str] = []
     clean: dict[str, str] = {}
@@ -419,62 +204,15 @@ def _request(kind: FormKind, values: Mapping[str, str]) -> tuple[_Request | None
             problems.append(f"{what}: {exc.message}")
     if problems:
         return None, problems
+    cleaned = {**values, **clean}
     if kind is FormKind.DUAL:
-        return _Request(
-            kind,
-            clean["client_orgnr"],
-            clean["client_subscription"],
-            clean["new_firm_orgnr"],
-            ConnectionRole(clean["new_firm_role"]),
-            takeover=False,
-            # Not needed to connect: the plan only notes what it finds (or cannot read).
-            current_firm_orgnr=values.get("current_firm_orgnr", "").strip() or None,
-            client_name=values.get("client_name") or None,
-            firm_name=values.get("new_firm_name") or None,
-        ), []
-    return _Request(
-        kind,
-        clean["client_orgnr"],
-        clean["client_subscription"],
-        clean["firm_orgnr"],
-        ConnectionRole(clean["firm_role"]),
-        takeover=clean["after"] == "takeover",
-        current_firm_orgnr=None,
-        client_name=values.get("client_name") or None,
-        firm_name=values.get("firm_name") or None,
-    ), []
-
-
-def _plan(session: Session, request: _Request, on: dt.date) -> LinkagePlan:
-    if request.kind is FormKind.DUAL:
-        return plan_dual(
-            session,
-            client_orgnr=request.client_orgnr,
-            subscription=request.subscription,
-            firm_orgnr=request.firm_orgnr,
-            role=request.role,
-            on=on,
-            current_firm_orgnr=request.current_firm_orgnr,
-            client_name=request.client_name,
-            firm_name=request.firm_name,
-        )
-    return plan_disconnect(
-        session,
-        client_orgnr=request.client_orgnr,
-        subscription=request.subscription,
-        firm_orgnr=request.firm_orgnr,
-        role=request.role,
-        takeover=request.takeover,
-        on=on,
-        client_name=request.client_name,
-        firm_name=request.firm_name,
-    )
+        return DualConnectionRequest.from_values(cleaned, on=on), []
+    return DisconnectionRequest.from_values(cleaned, on=on), []
 
 
 def _prepare(
-    session: Session, submission: Submission, on: dt.date
+    session: Session, submission: Submission, values: Mapping[str, str], on: dt.date
 ) -> tuple[_Request | None, LinkagePlan]:
-    assert submission.id is not None
     kind = _form_kind(submission)
     if submission.status == SubmissionStatus.UNREADABLE:
         reason = submission.unreadable_reason or "okänd orsak"
@@ -484,15 +222,18 @@ def _prepare(
             submission.kind or "",
             "Blanketten är varken en Dubbelsammankoppling eller en Bortkoppling.",
         )
-    request, problems = _request(kind, effective_values(session, submission.id))
+    request, problems = _request(kind, values, on)
     if request is None:
         return None, _empty_plan(kind.value, *problems)
-    return request, _plan(session, request, on)
+    if isinstance(request, DualConnectionRequest):
+        return request, plan_dual(session, request)
+    return request, plan_disconnect(session, request)
 
 
 def preview(session: Session, submission_id: int, *, on: dt.date) -> LinkagePlan:
     """What approving would do on day `on`: the registry's plan from the effective values."""
-    return _prepare(session, _load(session, submission_id), on)[1]
+    submission = load_submission(session, submission_id)
+    return _prepare(session, submission, effective_values(session, submission_id), on)[1]
 
 
 def open_blocking_findings(session: Session, submission_id: int) -> list[SubmissionFinding]:
@@ -514,38 +255,6 @@ def open_blocking_findings(session: Session, submission_id: int) -> list[Submiss
         .order_by(col(SubmissionFinding.id))
     ).all()
     return [f for f in findings if not (f.field in _RECHECKED and f.field in corrected)]
-
-
-def _apply(
-    session: Session, request: _Request, on: dt.date, *, actor: str, reference: str
-) -> LinkagePlan:
-    if request.kind is FormKind.DUAL:
-        return apply_dual(
-            session,
-            client_orgnr=request.client_orgnr,
-            subscription=request.subscription,
-            firm_orgnr=request.firm_orgnr,
-            role=request.role,
-            on=on,
-            actor=actor,
-            reference=reference,
-            current_firm_orgnr=request.current_firm_orgnr,
-            client_name=request.client_name,
-            firm_name=request.firm_name,
-        )
-    return apply_disconnect(
-        session,
-        client_orgnr=request.client_orgnr,
-        subscription=request.subscription,
-        firm_orgnr=request.firm_orgnr,
-        role=request.role,
-        takeover=request.takeover,
-        on=on,
-        actor=actor,
-        reference=reference,
-        client_name=request.client_name,
-        firm_name=request.firm_name,
-    )
 
 
 def _decide(
@@ -592,9 +301,9 @@ def approve(
     held, its plan has problems, or a blocking finding is open and no
     `override_reason` is given. Returns the plan as carried out.
     """
-    submission = _hold(session, submission_id, reviewer, now, (SubmissionStatus.QUEUED,))
-    on = decision_day(now)
-    request, plan = _prepare(session, submission, on)
+    submission = hold(session, submission_id, reviewer, now, (SubmissionStatus.QUEUED,))
+    values = effective_values(session, submission_id)
+    request, plan = _prepare(session, submission, values, decision_day(now))
     if request is None or plan.problems:
         raise DecisionError("Ärendet kan inte godkännas: " + " ".join(plan.problems))
     override = " ".join((override_reason or "").split()) or None
@@ -607,10 +316,12 @@ def approve(
             f"Ärendet har {len(findings)} blockerande fynd ({listed}). "
             "Skriv varför du godkänner det ändå, eller avvisa det."
         )
+    reference = f"submission {submission_id}"
     try:
-        applied = _apply(
-            session, request, on, actor=reviewer.email, reference=f"submission {submission_id}"
-        )
+        if isinstance(request, DualConnectionRequest):
+            applied = apply_dual(session, request, actor=reviewer.email, reference=reference)
+        else:
+            applied = apply_disconnect(session, request, actor=reviewer.email, reference=reference)
     except Conflict as exc:
         raise DecisionError(exc.message) from exc
     submission.applied_at = now
@@ -623,19 +334,19 @@ def approve(
         "submission.approved",
         now=now,
         after={
-            "kind": request.kind.value,
+            "kind": applied.kind,
             "changes": [c.summary for c in applied.changes],
             "already_done": applied.already_done,
             "override_reason": override,
             "overridden_findings": [f.code for f in findings],
         },
     )
-    _approval_mails(
+    queue_approval_mails(
         session,
         submission,
         request,
         applied,
-        on=on,
+        values=values,
         now=now,
         form_url=form_url,
         sender_domain=sender_domain,
@@ -669,7 +380,8 @@ def reject(
         raise DecisionError("Skriv vad som var fel.")
     if len(text) > _TEXT_MAX:
         raise DecisionError(f"Förklaringen får vara högst {_TEXT_MAX} tecken.")
-    submission = _hold(session, submission_id, reviewer, now, _OPEN)
+    submission = hold(session, submission_id, reviewer, now, OPEN_STATUSES)
+    client_name = effective_values(session, submission_id).get("client_name") or None
     reason = text if reason_code == "other" else f"{reasons[reason_code]} {text}".strip()
     submission.decision_reason = reason
     _decide(
@@ -681,154 +393,14 @@ def reject(
         now=now,
         after={"reason_code": reason_code, "reason": reason},
     )
-    message = _inbound(session, submission)
-    if message is not None and message.sender:
-        kind = _form_kind(submission)
-        queue_mail(
-            session,
-            to=message.sender,
-            template="rejected",
-            context={
-                "original_subject": message.subject,
-                "received_at": message.sent_at or message.recorded_at,
-                "kind": kind.value if kind else None,
-                "form_id": submission.form_id,
-                "client_name": effective_values(session, submission_id).get("client_name") or None,
-                "reason": reason,
-                "form_url": form_url,
-            },
-            sender_domain=sender_domain,
-            now=now,
-            automatic=False,
-            in_reply_to=message.message_id,
-            inbound_message_id=message.id,
-            submission_id=submission_id,
-        )
+    queue_rejection_mail(
+        session,
+        submission,
+        kind=_form_kind(submission),
+        client_name=client_name,
+        reason=reason,
+        now=now,
+        form_url=form_url,
+        sender_domain=sender_domain,
+    )
     session.flush()
-
-
-# -- the mails after an approval ---------------------------------------------------------------
-
-
-def _inbound(session: Session, submission: Submission) -> InboundMessage | None:
-    if submission.inbound_message_id is None:
-        return None
-    return session.get(InboundMessage, submission.inbound_message_id)
-
-
-def _company(session: Session, orgnr: str | None) -> Company | None:
-    if not orgnr:
-        return None
-    return session.exec(select(Company).where(Company.orgnr == orgnr)).first()
-
-
-def _addresses(session: Session, company: Company, roles: Sequence[RoleKind]) -> list[str]:
-    """The e-mail addresses of the company's people holding one of `roles`."""
-    rows = session.exec(
-        select(Person.email)
-        .join(Role, col(Role.person_id) == col(Person.id))
-        .where(col(Role.company_id) == company.id, col(Role.role).in_(roles))
-        .order_by(col(Person.email))
-    ).all()
-    return list(dict.fromkeys(rows))
-
-
-def _payer_from(plan: LinkagePlan) -> dt.date | None:
-    """The billing period from which the client pays, when the plan switched the payer."""
-    for change in plan.changes:
-        if change.action == "payer.changed" and change.after is not None:
-            return dt.date.fromisoformat(str(change.after["valid_from"]))
-    return None
-
-
-@dataclasses.dataclass(frozen=True)
-class _Mail:
-    to: str
-    template: str
-    context: dict[str, object]
-
-
-def _approval_mails(
-    session: Session,
-    submission: Submission,
-    request: _Request,
-    plan: LinkagePlan,
-    *,
-    on: dt.date,
-    now: dt.datetime,
-    form_url: str,
-    sender_domain: str,
-) -> None:
-    """Queue the mails: the firm that changed, the firm already connected, then the client.
-
-    Each address gets one mail, the first in that order that concerns it: a
-    firm's administrator who also signs for the client hears as the firm.
-    The mail's sender hears as the client unless it is one of the firms'
-    people; whichever mail the sender gets is a reply to the mail it sent.
-    """
-    client = _company(session, request.client_orgnr)
-    firm = _company(session, request.firm_orgnr)
-    assert client is not None and firm is not None  # the plan had no problems
-    common: dict[str, object] = {
-        "kind": request.kind.value,
-        "client_name": client.name,
-        "client_orgnr": client.orgnr,
-        "role": request.role.value,
-        "on": on,
-        "payer_from": _payer_from(plan),
-        "form_id": submission.form_id,
-        "form_url": form_url,
-    }
-    firm_context = common | {"firm_name": firm.name, "new_firm_name": None}
-    mails: list[_Mail] = []
-    firm_people = _addresses(session, firm, [RoleKind.SYSADMIN])
-    if request.kind is FormKind.DUAL:
-        given = effective_values(session, submission.id or 0).get("new_firm_email", "")
-        firm_people.append(given)
-    mails += [_Mail(a, "approved_firm", firm_context) for a in firm_people]
-    if request.kind is FormKind.DUAL:
-        current = _company(session, _canonical_orgnr(request.current_firm_orgnr))
-        if current is not None and current.id not in (firm.id, client.id):
-            context = common | {"firm_name": current.name, "new_firm_name": firm.name}
-            people = _addresses(session, current, [RoleKind.SYSADMIN])
-            mails += [_Mail(a, "approved_firm", context) for a in people]
-    client_context = common | {
-        "firm_name": firm.name,
-        "firm_orgnr": firm.orgnr,
-        "takeover": request.takeover,
-    }
-    client_people = _addresses(session, client, [RoleKind.FIRMATECKNARE, RoleKind.SYSADMIN])
-    mails += [_Mail(a, "approved_client", client_context) for a in client_people]
-    message = _inbound(session, submission)
-    sender = deliverable_address(message.sender or "") if message is not None else None
-    if sender is not None:
-        mails.append(_Mail(sender, "approved_client", client_context))
-
-    seen: set[str] = set()
-    for mail in mails:
-        to = deliverable_address(mail.to)
-        if to is None or to in seen:
-            continue
-        seen.add(to)
-        replying = message is not None and to == sender
-        queue_mail(
-            session,
-            to=to,
-            template=mail.template,
-            context=mail.context,
-            sender_domain=sender_domain,
-            now=now,
-            automatic=False,
-            in_reply_to=message.message_id if replying and message is not None else None,
-            inbound_message_id=message.id if replying and message is not None else None,
-            submission_id=submission.id,
-        )
-
-
-def _canonical_orgnr(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return clean_field(form_spec(FormKind.DUAL).field("current_firm_orgnr"), value)
-    except InvalidValue:
-        return None

@@ -28,19 +28,16 @@ from sqlmodel import Session, col, select
 from forms import FormKind, form_spec
 from registry import CompanyView, RegistryError, company_view
 from review.authmodels import Reviewer
+from review.claims import ClaimedByOther, DecisionError, claim, release
 from review.decide import (
     REJECT_REASONS,
-    ClaimedByOther,
-    DecisionError,
     approve,
-    claim,
     correct_field,
     decision_day,
     effective_values,
     open_blocking_findings,
     preview,
     reject,
-    release,
 )
 from review.web_common import PREFIX, Kit, PageError, Posted, Viewer, local_time, query
 from review.web_keyset import fetch, row_key

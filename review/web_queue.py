@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from registry import audit_actions, audit_events
 from review.authmodels import Reviewer
-from review.decide import ClaimedByOther, claim, next_unclaimed
+from review.claims import ClaimedByOther, claim, next_unclaimed
 from review.web_common import PREFIX, STATUS_LABELS, Kit, PageError, Posted, Viewer, query
 from review.web_keyset import SORTS, Key, fetch, row_key
 from workqueue import (

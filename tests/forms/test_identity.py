@@ -139,6 +139,25 @@ def test_a_personnummer_century_must_be_18_19_or_20() -> None:
         parse_personnummer("218001011234")
 
 
+def test_a_plus_puts_the_birth_a_hundred_years_back() -> None:
+    body = "000229123"  # 29 February: 2000 had one, 1900 did not
+    number = body + luhn_check_digit(body)
+    assert parse_personnummer(f"{number[:6]}-{number[6:]}").text == f"{number[:6]}-{number[6:]}"
+    for parse in (parse_personnummer, parse_organisationsnummer):
+        with pytest.raises(InvalidValue, match="inget giltigt födelsedatum"):
+            parse(f"{number[:6]}+{number[6:]}")
+
+
+@pytest.mark.parametrize("value", ["５５６６７７-８８９９", "٥٥٦٦٧٧-٨٨٩٩"])
+def test_digits_of_other_scripts_are_not_taken_for_ours(value: str) -> None:
+    for parse in (parse_organisationsnummer, parse_personnummer):
+        with pytest.raises(InvalidValue, match="inte är siffror"):
+            parse(value)
+    with pytest.raises(InvalidValue, match="bara av siffror"):
+        parse_subscription_number("９１０００００３４"[:8])
+    assert not luhn_checksum_ok("５５６６７７８８９９")
+
+
 @given(st.integers(0, 9_999_999))
 def test_subscription_numbers_round_trip(serial: int) -> None:
     number = make_subscription_number(serial)
