@@ -19,7 +19,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
-from kopplingar.context import AppContext
+from kopplingar.context import AppContext, build_context
+from kopplingar.database import require_all_current
+from kopplingar.settings import load_settings
 from render import SlidingWindowLimiter
 from render.web import TEMPLATES as RENDER_TEMPLATES
 from render.web import PublicPages, make_public_router
@@ -95,3 +97,10 @@ def create_app(ctx: AppContext) -> FastAPI:
         ),
     )
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app as each uvicorn worker builds it (`--workers`): settings from the environment."""
+    ctx = build_context(load_settings())
+    require_all_current(ctx.engine)
+    return create_app(ctx)

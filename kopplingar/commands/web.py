@@ -1,4 +1,12 @@
-"""`kopplingar web serve`: the public form pages and the reviewer pages under /granskning/."""
+"""`kopplingar web serve`: the public form pages and the reviewer pages under /granskning/.
+
+One process by default. With `--workers N` uvicorn starts N processes, each
+building the app from the environment (`kopplingar.app:app_from_environment`);
+everything a request depends on lives in the database (sessions, claims,
+login throttling) except the public pages' download limit, which each
+process counts for itself, so N workers allow up to N times
+`KOPPLINGAR_DOWNLOAD_LIMIT` per address.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +25,23 @@ app = typer.Typer(help="Serve the web pages.", no_args_is_help=True)
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="Worker processes (each counts the download limit on its own)."
+    ),
 ) -> None:
     """Serve the web app until interrupted."""
+    # Checked here once, so a bad setting or an old schema is one line, not N worker crashes.
     ctx = build_context(load_settings())
     require_all_current(ctx.engine)
-    uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
+        return
+    ctx.engine.dispose()
+    uvicorn.run(
+        "kopplingar.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+    )

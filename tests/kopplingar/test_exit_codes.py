@@ -12,6 +12,7 @@ from __future__ import annotations
 import email
 import json
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -209,6 +210,27 @@ def test_bad_configuration_is_78_naming_the_variable(
     no_traceback(result)
 
 
+# read(2)'s number, to see a child blocked on its stdin in /proc/PID/syscall.
+READ_SYSCALL = {"x86_64": 0, "aarch64": 63}.get(platform.machine())
+
+
+def wait_until_reading_stdin(pid: int, timeout: float = 60.0) -> None:
+    """Until the child sits in read(0, ...): its imports are done, Ctrl-C now hits the command."""
+    if READ_SYSCALL is None:
+        time.sleep(10.0)
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fields = Path(f"/proc/{pid}/syscall").read_text().split()
+        except OSError:
+            fields = []
+        if len(fields) > 1 and fields[0] == str(READ_SYSCALL) and int(fields[1], 16) == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the child never waited on its stdin")
+
+
 def test_ctrl_c_is_130(migrated: dict[str, str], tmp_path: Path) -> None:
     # Waiting for a password on stdin: the operator presses Ctrl-C.
     child = subprocess.Popen(
@@ -221,7 +243,7 @@ def test_ctrl_c_is_130(migrated: dict[str, str], tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.0)  # past the imports, blocked in the read
+    wait_until_reading_stdin(child.pid)
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=30)
     assert child.returncode == 130, err
