@@ -20,7 +20,7 @@ area, on the aligned page:
 The defaults come from measurements on rendered forms degraded like real
 scans (noise, JPEG quality 30, blur, fax threshold, shadows, grey paper,
 small misalignment): blank areas stay far below `empty_below`, pen strokes
-far above `signed_from` (see tests/intake/test_signatures.py).
+far above `signed_from` (see tests/intake/scan/test_signatures.py).
 """
 
 from __future__ import annotations
