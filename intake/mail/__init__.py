@@ -1,41 +1,53 @@
 """The mailbox: messages from IMAP or a folder, recorded, read and moved exactly once.
 
 `types` holds what every mail source shares (`MessageMeta`, `MailSource`,
-the mailbox errors); `imap` and `folder` are the two sources; `lock` keeps
+the mailbox errors); `imap` and `folder` are the two sources, IMAP set up by
+`imap_config` and logged in with `tokens` when it uses XOAUTH2; `lock` keeps
 one pass per mailbox; `prescan`, `headers`, `sniff` and `parts` turn raw,
 untrusted bytes into candidate files (`message` puts them together);
 `workers` reads attachments in child processes with time and memory limits;
-`mailbox` is the pass itself and `watch` repeats it. The scans are read by
-`intake.scan`. This is the public API; the modules are private.
+`mailbox` is the pass itself, set up by a `policy`, with `outcomes` (what
+each attachment becomes in the queue), `replies` (the answers to the sender)
+and `moves` (moving a finished message on); `watch` repeats the pass. The
+scans are read by `intake.scan`. This is the public API; the modules are
+private.
 """
 
 from intake.mail.folder import (
     FolderMailbox,
 )
 from intake.mail.imap import (
-    ImapConfig,
     ImapMailbox,
-    MailboxAuthFailed,
-    MailboxConfigError,
-    MailboxError,
-    MailboxUnavailable,
-    MessageMeta,
+)
+from intake.mail.imap_config import (
+    ImapConfig,
     Security,
-    TokenProvider,
 )
 from intake.mail.lock import (
-    MailboxBusy,
     mailbox_lock,
 )
 from intake.mail.mailbox import (
     Checkpoint,
     MailboxPass,
-    MailboxPolicy,
-    MailSource,
     PollSummary,
 )
 from intake.mail.message import (
     MailLimits,
+)
+from intake.mail.policy import (
+    MailboxPolicy,
+)
+from intake.mail.tokens import (
+    TokenProvider,
+)
+from intake.mail.types import (
+    MailboxAuthFailed,
+    MailboxBusy,
+    MailboxConfigError,
+    MailboxError,
+    MailboxUnavailable,
+    MailSource,
+    MessageMeta,
 )
 from intake.mail.watch import (
     StopWatching,

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from intake.mail.imap import MailboxUnavailable, MessageMeta
+from intake.mail.types import MailboxUnavailable, MessageMeta
 
 # A folder has no UIDVALIDITY; UIDs come from names, so one value fits all.
 FOLDER_UIDVALIDITY = 1

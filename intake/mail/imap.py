@@ -4,19 +4,17 @@
 list the UIDs of one folder, look at their size and MIME shape, fetch a
 message without marking it read, move it to another folder, and wait for new
 mail with IDLE. TLS is always verified (against the system CAs plus an
-optional extra CA file); plain text is only possible towards a loopback
-address and only when asked for.
+optional extra CA file); what it connects with, and what is refused before
+it does, is `intake.mail.imap_config`; XOAUTH2 tokens come from
+`intake.mail.tokens`.
 
-Every way the network or the server can fail becomes one of the exceptions
-below with a message that names the server and what was being done, never a
-raw socket or imaplib traceback:
-
-* `MailboxUnavailable` (exit 75, try again later): no connection, a timeout,
-  a dropped connection, a server that says "try later". The caller reconnects.
-  `MessageGone` is the special case of a UID that is no longer there.
-* `MailboxAuthFailed` (exit 77): the server refused the login.
-* `MailboxConfigError` (exit 78): the configuration cannot work (plain text to
-  a remote host, an untrusted certificate, a missing folder, ...).
+Every way the network or the server can fail becomes one of the errors of
+`intake.mail.types` with a message that names the server and what was being
+done, never a raw socket or imaplib traceback: `MailboxUnavailable` (the
+caller reconnects; `MessageGone` for a UID that is no longer there),
+`MailboxAuthFailed`, `MailboxConfigError`. A connection that cannot be made
+is retried a few times with a doubling pause (tenacity) before
+`MailboxUnavailable` reaches the caller.
 
 Passwords and access tokens never appear in messages or logs.
 """
@@ -25,157 +23,47 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import ipaddress
 import itertools
-import json
 import logging
-import os
 import socket
 import ssl
-import subprocess
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
-from urllib.parse import quote
 
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import CapabilityError, LoginError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
-from intake.errors import IntakeError
+from intake.mail.imap_config import ImapConfig
+from intake.mail.tokens import TokenProvider
+from intake.mail.types import (
+    MailboxAuthFailed,
+    MailboxConfigError,
+    MailboxError,
+    MailboxUnavailable,
+    MessageGone,
+    MessageMeta,
+)
 
 log = logging.getLogger(__name__)
 
-
-Security = Literal["imaps", "starttls", "plain"]
-SECURITIES: tuple[Security, ...] = ("imaps", "starttls", "plain")
-
 META_CHUNK = 500  # UIDs per FETCH of sizes and structures: short enough command lines
 IDLE_SLICE = 24 * 60.0  # RFC 2177: servers may drop an IDLE after 29 minutes
-TOKEN_LIFETIME = 50 * 60.0  # a bare token printed by the token command
-TOKEN_MARGIN = 60.0  # fetch a new token this long before the old one expires
 LOGOUT_TIMEOUT = 5.0
 MOVED_KEYWORD = b"$KopplingarMoved"  # ours to expunge, on a server without UIDPLUS
-_STDERR_TAIL = 500
-
-
-class MailboxError(IntakeError):
-    """Root of the mailbox errors; as such: try again later."""
-
-    exit_code = os.EX_TEMPFAIL
-
-
-# The names read as the state of the mailbox, like `InputRejected` next door.
-class MailboxUnavailable(MailboxError):  # noqa: N818
-    """Cannot connect, a timeout, the connection dropped: reconnect and carry on."""
-
-
-class MessageGone(MailboxUnavailable):
-    """The UID is not in the folder (any more): another client moved or expunged it.
-
-    A subclass of `MailboxUnavailable` because the cure is the same: list the
-    folder again.
-    """
-
-
-class MailboxAuthFailed(MailboxError):  # noqa: N818
-    """The server refused the login (password or access token)."""
-
-    exit_code = os.EX_NOPERM
-
-
-class MailboxConfigError(MailboxError):
-    """The configuration cannot work as it is; retrying will not help."""
-
-    exit_code = os.EX_CONFIG
 
 
 class _TokenRefused(MailboxAuthFailed):
     """The server refused an access token (worth one more try with a new one)."""
-
-
-def is_loopback(host: str) -> bool:
-    """True for a loopback IP literal or `localhost` (never a name that merely resolves there)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass(frozen=True)
-class ImapConfig:
-    host: str
-    port: int
-    username: str
-    security: Security = "imaps"
-    password: str | None = field(default=None, repr=False)
-    token_command: tuple[str, ...] | None = None  # XOAUTH2: prints an access token
-    ca_file: Path | None = None  # an extra CA to trust besides the system's
-    allow_plain_on_loopback: bool = False
-    connect_timeout: float = 15.0
-    read_timeout: float = 120.0
-    folder: str = "INBOX"
-
-    @property
-    def account(self) -> str:
-        """`imap://user@host:port`, the mailbox's key in the database."""
-        host = f"[{self.host}]" if ":" in self.host else self.host.lower()
-        return f"imap://{quote(self.username, safe='')}@{host}:{self.port}"
-
-    @property
-    def where(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    def check(self) -> None:
-        """Raise `MailboxConfigError` naming everything that cannot work."""
-        problems: list[str] = []
-        if not self.host:
-            problems.append("no IMAP host")
-        if not 0 < self.port < 65536:
-            problems.append(f"port {self.port} is not a TCP port")
-        if not self.username:
-            problems.append("no IMAP username")
-        if self.security not in SECURITIES:
-            problems.append(f"security {self.security!r} is not one of {', '.join(SECURITIES)}")
-        if self.security == "plain":
-            if not is_loopback(self.host):
-                problems.append(
-                    f"plain-text IMAP to {self.host} would send the password unencrypted; "
-                    "use imaps or starttls (plain text is only possible to a loopback address)"
-                )
-            elif not self.allow_plain_on_loopback:
-                problems.append(
-                    "plain-text IMAP is refused unless allowed explicitly for a loopback address"
-                )
-        if self.password is not None and self.token_command is not None:
-            problems.append("both a password and a token command: choose one")
-        if self.password is None and self.token_command is None:
-            problems.append("neither a password nor a token command")
-        if self.password == "":
-            problems.append("the password is empty")
-        if self.token_command is not None and not (self.token_command and self.token_command[0]):
-            problems.append("the token command is empty")
-        if self.ca_file is not None and not self.ca_file.is_file():
-            problems.append(f"CA file {self.ca_file} does not exist")
-        if self.connect_timeout <= 0 or self.read_timeout <= 0:
-            problems.append("timeouts must be positive")
-        if not self.folder:
-            problems.append("no folder")
-        if problems:
-            raise MailboxConfigError(f"IMAP {self.where}: " + "; ".join(problems))
-
-
-@dataclass(frozen=True)
-class MessageMeta:
-    uid: int
-    size: int  # RFC822.SIZE: bytes as the server sends them (CRLF line ends)
-    parts: int  # leaf parts (a message/rfc822 counts by what is inside it)
-    depth: int  # nesting: 0 for a single-part message, +1 per multipart or message/rfc822
 
 
 def body_shape(structure: Any) -> tuple[int, int]:
@@ -211,96 +99,6 @@ def body_shape(structure: Any) -> tuple[int, int]:
         else:
             leaves += 1
     return leaves, deepest
-
-
-class TokenProvider:
-    """XOAUTH2 access tokens from a configured command, kept until shortly before expiry.
-
-    The command prints either the bare token (assumed valid for 50 minutes)
-    or JSON with `access_token` and `expires_in` (seconds), as OAuth token
-    endpoints and most helper tools do.
-    """
-
-    def __init__(
-        self,
-        command: Sequence[str],
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        timeout: float = 30.0,
-    ) -> None:
-        if not command or not command[0]:
-            raise MailboxConfigError("the token command is empty")
-        self.command = tuple(command)
-        self.clock = clock
-        self.timeout = timeout
-        self._token: str | None = None
-        self._expires_at = 0.0
-
-    def token(self) -> str:
-        now = self.clock()
-        if self._token is None or now >= self._expires_at - TOKEN_MARGIN:
-            self._token, lifetime = self._run()
-            self._expires_at = now + lifetime
-        return self._token
-
-    def invalidate(self) -> None:
-        self._token = None
-
-    def _run(self) -> tuple[str, float]:
-        name = Path(self.command[0]).name
-        try:
-            done = subprocess.run(
-                self.command,
-                capture_output=True,
-                stdin=subprocess.DEVNULL,
-                timeout=self.timeout,
-                check=False,
-            )
-        except FileNotFoundError as exc:
-            raise MailboxConfigError(f"token command {self.command[0]} not found") from exc
-        except PermissionError as exc:
-            raise MailboxConfigError(f"token command {self.command[0]} is not executable") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise MailboxUnavailable(
-                f"token command {name} gave no token within {self.timeout:g} s"
-            ) from exc
-        if done.returncode != 0:
-            stderr = done.stderr.decode("utf-8", "replace").strip()[-_STDERR_TAIL:]
-            raise MailboxAuthFailed(
-                f"token command {name} failed with exit code {done.returncode}"
-                + (f": {stderr}" if stderr else "")
-            )
-        return _parse_token_output(done.stdout, name)
-
-
-def _parse_token_output(stdout: bytes, name: str) -> tuple[str, float]:
-    # The output is a secret: error messages describe it, never quote it.
-    text = stdout.decode("utf-8", "replace").strip()
-    lifetime = TOKEN_LIFETIME
-    if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise MailboxConfigError(f"token command {name} printed JSON that is broken") from exc
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not isinstance(token, str):
-            raise MailboxConfigError(f"token command {name} printed JSON without access_token")
-        expires = data.get("expires_in")
-        if expires is not None:
-            try:
-                lifetime = float(expires)
-            except (TypeError, ValueError) as exc:
-                raise MailboxConfigError(
-                    f"token command {name} printed an expires_in that is not a number"
-                ) from exc
-        text = token.strip()
-    if not text:
-        raise MailboxAuthFailed(f"token command {name} printed no token")
-    if any(ch.isspace() for ch in text) or not text.isprintable() or not text.isascii():
-        raise MailboxConfigError(
-            f"token command {name} printed more than one bare token (spaces or several lines)"
-        )
-    return text, lifetime
 
 
 def _describe(exc: BaseException, timeout: float) -> str:
@@ -382,22 +180,27 @@ class ImapMailbox:
     def open(self) -> None:
         """Connect, log in and select the folder; retry a failed connection with backoff."""
         self.close()
-        attempt = 0
-        while True:
-            try:
-                self._open_once()
-                return
-            except MailboxUnavailable as exc:
-                self._drop()
-                if attempt >= self.retries:
-                    raise
-                delay = self.backoff * 2**attempt
-                attempt += 1
-                log.warning("%s; retry %d of %d in %g s", exc.message, attempt, self.retries, delay)
-                self.sleep(delay)
-            except MailboxError:
-                self._drop()
-                raise
+        retrying = Retrying(
+            retry=retry_if_exception_type(MailboxUnavailable),
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_exponential(multiplier=self.backoff),  # backoff, 2 × backoff, 4 × ...
+            sleep=self.sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        retrying(self._open_once)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        assert state.outcome is not None and state.next_action is not None
+        exc = state.outcome.exception()
+        assert isinstance(exc, MailboxUnavailable)
+        log.warning(
+            "%s; retry %d of %d in %g s",
+            exc.message,
+            state.attempt_number,
+            self.retries,
+            state.next_action.sleep,
+        )
 
     def close(self) -> None:
         """Log out if still connected; never raises."""
@@ -421,10 +224,14 @@ class ImapMailbox:
 
     def _open_once(self) -> None:
         self._folders = set()
-        self._connect()
-        self._login()
-        self._capabilities = self._server_capabilities() - self.ignored
-        self._select()
+        try:
+            self._connect()
+            self._login()
+            self._capabilities = self._server_capabilities() - self.ignored
+            self._select()
+        except MailboxError:
+            self._drop()
+            raise
 
     def _connect(self) -> None:
         config = self.config

@@ -12,7 +12,8 @@ fetched and held for the whole pass.
   the holder dies. The database is a local file, so the lock only needs to be
   local too.
 
-`try_lock` never waits: a second run finds the mailbox busy and says so.
+`mailbox_lock` never waits: a second run finds the mailbox busy (`MailboxBusy`,
+exit 75) and says so.
 """
 
 from __future__ import annotations
@@ -27,12 +28,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from intake.mail.imap import MailboxError
+from intake.mail.types import MailboxBusy
 from registry import DatabaseUnavailable
-
-
-class MailboxBusy(MailboxError):  # noqa: N818 - reads as what the operator sees
-    """Another run holds this mailbox; exit 75 so cron simply tries again next time."""
 
 
 def _key(name: str) -> int:

@@ -24,6 +24,31 @@ processed from the stored bytes; between 3 and 4 it is finished and only
 moved. Processing is counted (`attempts`), so a message that kills the
 poller itself every time is quarantined after `max_attempts` instead of
 stopping the mailbox for good. Nothing is deleted, ever.
+
+What each attachment becomes is `intake.mail.outcomes`, the answers to the
+sender `intake.mail.replies`, step 4 and the moves a dead run did not write
+down `intake.mail.moves`; the pass is set up with an
+`intake.mail.policy.MailboxPolicy`.
+
+Every step of every message is logged as one structured event (the fields
+in `extra=`, keys of the JSON object under `--log-format json`), so an
+operator can follow one message by its Message-ID (`message_id`, as the
+header has it: `<...>`; `record_id` is its row in `inbound_messages`):
+
+* `message.recorded` (info): uid, folder, uidvalidity, sha256, size, sender;
+  or `message.seen_before` when the same bytes were recorded earlier;
+* `attachment.read` (info; warning when the reader had to be stopped), one
+  per attachment and skipped part: attachment (its name), outcome, reason
+  (English), submissions queued from it;
+* `message.processed` (info): state, attachments, submissions; or
+  `message.quarantined` (warning) with the reason;
+* `reply.queued` (info): kind (receipt, no_attachment, message_rejected),
+  to, state (pending, or suppressed by the rate limit); or `reply.skipped`
+  with the reason;
+* `message.moved` (info): uid, folder, to_folder; `message.move_settled`
+  for a move found done by an earlier run.
+
+A lost connection is `pass.reconnecting` (warning) with the reason.
 """
 
 from __future__ import annotations
@@ -33,63 +58,55 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from intake.mail.imap import MailboxUnavailable, MessageMeta
-from intake.mail.message import (
-    Attachment,
-    HeaderInfo,
-    MailLimits,
-    MessageRejected,
-    ParsedMessage,
-    SkippedPart,
-    parse_header,
-    parse_message,
+from intake.mail.headers import HeaderInfo, bracketed
+from intake.mail.message import MessageRejected, ParsedMessage, parse_header, parse_message
+from intake.mail.moves import move_message, settle_moves
+from intake.mail.outcomes import (
+    Outcome,
+    attachment_outcome,
+    attachment_row,
+    log_outcomes,
+    skipped_row,
 )
+from intake.mail.policy import MailboxPolicy
+from intake.mail.replies import (
+    log_reply,
+    may_reply,
+    over_caps_swedish,
+    queue_rejection,
+    queue_reply,
+)
+from intake.mail.types import MailboxUnavailable, MailSource, MessageMeta
 from intake.mail.workers import ReadFailure
-from intake.scan import FileResult, IntakeContext, ScannedFile, finish_file, to_new_submissions
+from intake.scan import IntakeContext, ScannedFile
 from workqueue import (
     AttachmentOutcome,
     ImageStore,
-    InboundAttachment,
     InboundMessage,
     MessageState,
-    NewFinding,
-    NewSubmission,
     OutboundMail,
-    enqueue,
     first_submission_for_file,
     message_by_content,
     messages_at,
-    note_resent,
-    queue_mail,
-    unmoved_messages,
 )
 
+# MailboxPolicy and MailSource are here for the callers that set up a pass from this module.
+__all__ = [
+    "Checkpoint",
+    "MailSource",
+    "MailboxPass",
+    "MailboxPolicy",
+    "PollSummary",
+    "Scanner",
+]
+
 log = logging.getLogger(__name__)
-
-
-class MailSource(Protocol):
-    """A mailbox folder: `intake.mail.imap.ImapMailbox` or `intake.mail.folder.FolderMailbox`."""
-
-    account: str
-    folder: str
-
-    def open(self) -> None: ...
-    def close(self) -> None: ...
-    def reconnect(self) -> None: ...
-    def uidvalidity(self) -> int: ...
-    def uids(self) -> list[int]: ...
-    def meta(self, uids: Sequence[int]) -> dict[int, MessageMeta]: ...
-    def fetch(self, uid: int) -> bytes: ...
-    def fetch_header(self, uid: int) -> bytes: ...
-    def ensure_folder(self, name: str) -> None: ...
-    def move(self, uid: int, folder: str) -> None: ...
-    def wait_for_mail(self, seconds: float) -> bool: ...
 
 
 class Scanner(Protocol):
@@ -103,26 +120,6 @@ Checkpoint = Callable[[str, int], None]
 
 def _no_checkpoint(_step: str, _message: int) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class MailboxPolicy:
-    mailbox_address: str  # ours: never answered, and the sender of replies
-    form_url: str  # where a customer gets a new form
-    processed_folder: str = "Processed"
-    quarantine_folder: str = "Quarantine"
-    limits: MailLimits = field(default_factory=MailLimits)
-    max_attempts: int = 3
-    batch_size: int = 8
-    review_days: int = 2
-    # An image whose pages are all smaller than this (short side, pixels) and
-    # hold no form is a logo or an icon from a mail signature, not a scan.
-    min_page_pixels: int = 400
-    reply_interval: dt.timedelta = dt.timedelta(hours=1)
-
-    @property
-    def reply_domain(self) -> str:
-        return self.mailbox_address.rsplit("@", 1)[-1]
 
 
 @dataclass
@@ -157,16 +154,6 @@ class _Work:
     parsed: ParsedMessage | None = None
     fresh: list[int] = field(default_factory=list)  # indexes into parsed.attachments to read
     results: dict[int, ScannedFile | ReadFailure] = field(default_factory=dict)
-
-
-@dataclass
-class _Outcome:
-    outcome: AttachmentOutcome
-    detail: str | None
-    duplicate_of: int | None = None
-    submissions: int = 0
-    section: str | None = None  # where the receipt lists it
-    entry: dict[str, object] = field(default_factory=dict)
 
 
 class MailboxPass:
@@ -212,7 +199,18 @@ class MailboxPass:
                 if reconnects >= self.max_reconnects:
                     raise
                 reconnects += 1
-                log.warning("connection lost (%s); reconnecting (%d)", exc.message, reconnects)
+                log.warning(
+                    "connection lost (%s); reconnecting (%d)",
+                    exc.message,
+                    reconnects,
+                    extra={
+                        "event": "pass.reconnecting",
+                        "account": self.source.account,
+                        "folder": self.source.folder,
+                        "reason": exc.message,
+                        "reconnects": reconnects,
+                    },
+                )
                 self.source.reconnect()
         summary.reconnects = reconnects
         summary.seconds = time.perf_counter() - start
@@ -227,7 +225,7 @@ class MailboxPass:
         uidvalidity = source.uidvalidity()
         uids = source.uids()
         with Session(self.engine) as session:
-            self._settle_moves(session, uidvalidity, set(uids))
+            settle_moves(session, source, uidvalidity, set(uids), self.now())
             known = messages_at(session, source.account, source.folder, uidvalidity, uids)
             to_move = [(u, m.id) for u, m in known.items() if m.state != MessageState.RECEIVED]
             to_process = [(u, m.id) for u, m in known.items() if m.state == MessageState.RECEIVED]
@@ -256,15 +254,6 @@ class MailboxPass:
                 return
             batch = ordered[start : start + policy.batch_size]
             self._process_batch([(u, r) for u, r in batch if r is not None], summary)
-
-    def _settle_moves(self, session: Session, uidvalidity: int, present: set[int]) -> None:
-        """Finished messages no longer in the folder were moved by a run that died
-        before it could write that down."""
-        for record in unmoved_messages(session, self.source.account, self.source.folder):
-            if record.uidvalidity != uidvalidity or record.uid not in present:
-                record.moved_at = self.now()
-                session.add(record)
-        session.commit()
 
     def _over_caps(self, meta: MessageMeta) -> str | None:
         limits = self.policy.limits
@@ -302,6 +291,20 @@ class MailboxPass:
                     session.add(seen)
                     session.commit()
                     relocated.add(seen.id)
+                log.info(
+                    "UID %d has the bytes of a message recorded before",
+                    uid,
+                    extra={
+                        "event": "message.seen_before",
+                        "message_id": bracketed(seen.message_id),
+                        "record_id": seen.id,
+                        "uid": uid,
+                        "folder": source.folder,
+                        "uidvalidity": uidvalidity,
+                        "sha256": sha,
+                        "state": seen.state.value,
+                    },
+                )
                 return seen.id, seen.state != MessageState.RECEIVED
             self.raw_store.put(raw)
             # parse_header reads only the header block (capped), and never raises.
@@ -327,6 +330,22 @@ class MailboxPass:
             session.commit()
             assert record.id is not None
             summary.read += 1
+            log.info(
+                "UID %d of %s recorded",
+                uid,
+                source.folder,
+                extra={
+                    "event": "message.recorded",
+                    "message_id": bracketed(header.message_id),
+                    "record_id": record.id,
+                    "uid": uid,
+                    "folder": source.folder,
+                    "uidvalidity": uidvalidity,
+                    "sha256": sha,
+                    "size": meta.size,
+                    "sender": header.sender,
+                },
+            )
             self.checkpoint("recorded", record.id)
             return record.id, False
 
@@ -393,7 +412,7 @@ class MailboxPass:
             self._quarantine(
                 record_id,
                 over or "over the caps",
-                _over_caps_swedish(over or "", policy.limits),
+                over_caps_swedish(over or "", policy.limits),
                 summary,
                 header=parse_header(raw, own_addresses=(policy.mailbox_address,)),
             )
@@ -422,6 +441,7 @@ class MailboxPass:
         *,
         header: HeaderInfo | None = None,
     ) -> None:
+        mail: OutboundMail | None = None
         with Session(self.engine) as session:
             record = session.get(InboundMessage, record_id)
             assert record is not None
@@ -430,37 +450,31 @@ class MailboxPass:
             record.destination = self.policy.quarantine_folder
             record.processed_at = self.now()
             session.add(record)
-            if header is not None and self._may_reply(header):
-                assert header.sender is not None
-                mail = queue_mail(
-                    session,
-                    to=header.sender,
-                    template="message_rejected",
-                    context={
-                        "mailbox": self.policy.mailbox_address,
-                        "original_subject": header.subject or None,
-                        "reason": customer_reason,
-                        "max_size_mb": self.policy.limits.max_bytes // (1024 * 1024),
-                        "max_files": self.policy.limits.max_attachments,
-                        "form_url": self.policy.form_url,
-                    },
-                    sender_domain=self.policy.reply_domain,
-                    now=self.now(),
-                    in_reply_to=_angle(header.message_id),
-                    inbound_message_id=record_id,
-                    min_interval=self.policy.reply_interval,
+            message_id = bracketed(record.message_id)
+            if header is not None and may_reply(header):
+                mail = queue_rejection(
+                    session, record_id, header, customer_reason, policy=self.policy, now=self.now()
                 )
-                summary.replies += mail is not None
             session.commit()
+            log.warning(
+                "message quarantined: %s",
+                reason,
+                extra={
+                    "event": "message.quarantined",
+                    "message_id": message_id,
+                    "record_id": record_id,
+                    "reason": reason,
+                },
+            )
+            if header is not None:
+                log_reply(mail, header, record_id=record_id, message_id=message_id)
+        summary.replies += mail is not None
         summary.quarantined += 1
         summary.processed += 1
         self.checkpoint("committed", record_id)
 
-    def _may_reply(self, header: HeaderInfo) -> bool:
-        return header.sender is not None and header.auto_generated is None
-
     def _finish(self, work: _Work, summary: PollSummary) -> None:
-        """Attachments, submissions, reply and state: one transaction."""
+        """Attachments, submissions, reply and state: one transaction, logged once committed."""
         assert work.parsed is not None
         parsed, policy = work.parsed, self.policy
         now = self.now()
@@ -469,247 +483,60 @@ class MailboxPass:
             "unreadable": [],
             "duplicates": [],
         }
-        queued_any = False
+        outcomes: list[Outcome] = []
+        mail: OutboundMail | None = None
         with Session(self.engine) as session:
             record = session.get(InboundMessage, work.record_id)
             assert record is not None and record.id is not None
             for index, att in enumerate(parsed.attachments):
-                outcome = self._attachment(session, record, att, index, work)
-                queued_any = queued_any or outcome.outcome is AttachmentOutcome.QUEUED
-                summary.submissions += outcome.submissions
-                session.add(
-                    InboundAttachment(
-                        message_id=record.id,
-                        position=index,
-                        filename=att.filename[:300],
-                        declared_type=att.declared_type[:100],
-                        detected_type=att.detected_type[:40],
-                        size=len(att.data),
-                        sha256=att.sha256,
-                        outcome=outcome.outcome,
-                        detail=outcome.detail and outcome.detail[:500],
-                        duplicate_of_submission=outcome.duplicate_of,
-                    )
+                outcome = attachment_outcome(
+                    session,
+                    record,
+                    att,
+                    work.results.get(index),
+                    intake=self.intake,
+                    image_store=self.image_store,
+                    min_page_pixels=policy.min_page_pixels,
+                    now=now,
                 )
+                outcomes.append(outcome)
+                session.add(attachment_row(record.id, index, att, outcome))
                 if outcome.section is not None:
                     report[outcome.section].append(outcome.entry)
             offset = len(parsed.attachments)
             for extra, part in enumerate(parsed.skipped):
-                session.add(_skipped_row(record.id, offset + extra, part))
+                session.add(skipped_row(record.id, offset + extra, part))
             record.state = MessageState.PROCESSED
             record.destination = policy.processed_folder
             record.processed_at = now
             record.detail = _message_detail(parsed)
             session.add(record)
-            if self._may_reply(parsed.header):
-                sent = self._reply(session, record, parsed, report)
-                summary.replies += sent is not None
+            if may_reply(parsed.header):
+                mail = queue_reply(session, record, parsed, report, policy=policy, now=now)
+            message_id = bracketed(record.message_id)
             session.commit()
+            stopped = {i for i, result in work.results.items() if isinstance(result, ReadFailure)}
+            log_outcomes(parsed, outcomes, stopped, record_id=work.record_id, message_id=message_id)
+            log_reply(mail, parsed.header, record_id=work.record_id, message_id=message_id)
+        summary.submissions += sum(outcome.submissions for outcome in outcomes)
+        summary.queued += any(o.outcome is AttachmentOutcome.QUEUED for o in outcomes)
+        summary.replies += mail is not None
         summary.processed += 1
-        summary.queued += queued_any
         self.checkpoint("committed", work.record_id)
-
-    def _attachment(
-        self,
-        session: Session,
-        record: InboundMessage,
-        att: Attachment,
-        index: int,
-        work: _Work,
-    ) -> _Outcome:
-        earlier = first_submission_for_file(session, att.sha256)
-        if earlier is not None and earlier.id is not None:
-            note_resent(session, earlier.id, sender=record.sender, at=self.now())
-            return _Outcome(
-                AttachmentOutcome.DUPLICATE,
-                f"same file as submission {earlier.id}",
-                duplicate_of=earlier.id,
-                section="duplicates",
-                entry={"file": att.filename, "received_on": earlier.created_at},
-            )
-        result = work.results.get(index)
-        if result is None:
-            # Not read: the same bytes came earlier in this mail and were queued there.
-            return _Outcome(AttachmentOutcome.DUPLICATE, "same file earlier in this mail")
-        if isinstance(result, ReadFailure):
-            enqueue(
-                session,
-                self.image_store,
-                NewSubmission(
-                    source_kind="mail",
-                    source_name=att.filename,
-                    source_sha256=att.sha256,
-                    document_index=0,
-                    kind=None,
-                    form_id=None,
-                    form_version=None,
-                    quality_mm=None,
-                    pages=[],
-                    findings=[
-                        NewFinding("file.reader_stopped", "blocking", result.customer_message)
-                    ],
-                    unreadable_reason=result.message,
-                    inbound_message_id=record.id,
-                ),
-            )
-            return _Outcome(
-                AttachmentOutcome.QUEUED,
-                result.message,
-                submissions=1,
-                section="unreadable",
-                entry={"file": att.filename, "reason": result.customer_message},
-            )
-        file_result = finish_file(session, result, self.intake)
-        if _only_small_images(file_result, self.policy.min_page_pixels):
-            return _Outcome(AttachmentOutcome.IGNORED, "an image too small to be a page")
-        news = to_new_submissions(file_result, source_kind="mail")
-        for new in news:
-            enqueue(session, self.image_store, replace(new, inbound_message_id=record.id))
-        forms = [
-            {
-                "kind": doc.kind.value if doc.kind else None,
-                "form_id": doc.form_id,
-                "pages": doc.pages,
-            }
-            for doc in file_result.documents
-            if doc.unreadable_reason is None
-        ]
-        if forms:
-            return _Outcome(
-                AttachmentOutcome.QUEUED,
-                None,
-                submissions=len(news),
-                section="queued",
-                entry={"file": att.filename, "forms": forms},
-            )
-        return _Outcome(
-            AttachmentOutcome.QUEUED,
-            "no page could be read",
-            submissions=len(news),
-            section="unreadable",
-            entry={"file": att.filename, "reason": _unreadable_reason(file_result)},
-        )
-
-    def _reply(
-        self,
-        session: Session,
-        record: InboundMessage,
-        parsed: ParsedMessage,
-        report: dict[str, list[dict[str, object]]],
-    ) -> OutboundMail | None:
-        header, policy = parsed.header, self.policy
-        assert header.sender is not None
-        common: dict[str, object] = {
-            "mailbox": policy.mailbox_address,
-            "original_subject": header.subject or None,
-            "form_url": policy.form_url,
-        }
-        if not parsed.attachments and not parsed.skipped:
-            template, context = "no_attachment", common
-        else:
-            template = "receipt"
-            context = {
-                **common,
-                **report,
-                "received_at": record.sent_at or record.recorded_at,
-                "skipped": [
-                    {"file": p.filename, "reason": p.customer_reason} for p in parsed.skipped
-                ],
-                "review_days": policy.review_days,
-            }
-        return queue_mail(
-            session,
-            to=header.sender,
-            template=template,
-            context=context,
-            sender_domain=policy.reply_domain,
-            now=self.now(),
-            in_reply_to=_angle(header.message_id),
-            inbound_message_id=record.id,
-            min_interval=policy.reply_interval,
-        )
 
     # -- step 4: move ---------------------------------------------------------------
 
     def _move(self, uid: int, record_id: int, summary: PollSummary) -> None:
-        with Session(self.engine) as session:
-            record = session.get(InboundMessage, record_id)
-            assert record is not None
-            destination = record.destination or (
-                self.policy.quarantine_folder
-                if record.state == MessageState.QUARANTINED
-                else self.policy.processed_folder
-            )
-        self.checkpoint("moving", record_id)
-        self.source.move(uid, destination)
-        self.checkpoint("moved", record_id)
-        with Session(self.engine) as session:
-            record = session.get(InboundMessage, record_id)
-            assert record is not None
-            record.moved_at = self.now()
-            record.destination = destination
-            session.add(record)
-            session.commit()
-        summary.moved += 1
-
-
-def _angle(message_id: str | None) -> str | None:
-    return f"<{message_id}>" if message_id else None
-
-
-def _over_caps_swedish(detail: str, limits: MailLimits) -> str:
-    if "bytes" in detail:
-        mb = limits.max_bytes // (1024 * 1024)
-        return (
-            f"Meddelandet är större än {mb} MB. Skicka blanketten som en skannad PDF "
-            "eller bild i lägre upplösning (200–300 dpi räcker), gärna en blankett per mejl."
+        move_message(
+            self.source,
+            self.engine,
+            uid,
+            record_id,
+            policy=self.policy,
+            checkpoint=self.checkpoint,
+            now=self.now,
         )
-    return (
-        "Meddelandet har för många delar för att behandlas automatiskt. Skicka bara den "
-        "skannade blanketten som bilaga, en blankett per mejl."
-    )
-
-
-def _only_small_images(result: FileResult, min_pixels: int) -> bool:
-    if not result.page_images or any(doc.kind is not None for doc in result.documents):
-        return False
-    return all(min(image.shape[:2]) < min_pixels for image in result.page_images.values())
-
-
-NOT_OUR_FORM = (
-    "Vi hittade ingen av våra blanketter i filen. Använd blanketten du laddar ner från "
-    "vår webbplats, och skanna hela sidan så att alla fyra hörnmarkeringar syns."
-)
-FORM_UNREADABLE = (
-    "Blanketten gick inte att läsa. Skanna hela sidan igen i 200–300 dpi, rakt och "
-    "utan skuggor, så att alla fyra hörnmarkeringar och QR-koden syns."
-)
-
-
-def _unreadable_reason(result: FileResult) -> str:
-    """What the sender is told about a file none of whose pages could be read (Swedish)."""
-    for doc in result.documents:
-        for finding in doc.findings:
-            # These two already speak to the customer; the page reasons are for operators.
-            if finding.code in ("file.rejected", "file.blank"):
-                return finding.message
-    if any(doc.kind is not None for doc in result.documents):
-        return FORM_UNREADABLE
-    return NOT_OUR_FORM
-
-
-def _skipped_row(message_id: int, position: int, part: SkippedPart) -> InboundAttachment:
-    return InboundAttachment(
-        message_id=message_id,
-        position=position,
-        filename=part.filename[:300],
-        declared_type=part.declared_type[:100],
-        detected_type=part.detected_type[:40],
-        size=0,
-        sha256="",
-        outcome=AttachmentOutcome.REJECTED,
-        detail=part.reason[:500],
-    )
+        summary.moved += 1
 
 
 def _message_detail(parsed: ParsedMessage) -> str:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -21,17 +19,14 @@ from devkit.localmail.certs import make_certificate
 from devkit.localmail.dovecot import LocalDovecot
 from imapclient import IMAPClient
 
-from intake.mail.imap import (
-    ImapConfig,
-    ImapMailbox,
+from intake.mail.imap import ImapMailbox, body_shape
+from intake.mail.imap_config import ImapConfig
+from intake.mail.types import (
     MailboxAuthFailed,
     MailboxConfigError,
-    MailboxError,
     MailboxUnavailable,
     MessageGone,
     MessageMeta,
-    TokenProvider,
-    body_shape,
 )
 from tests.intake.tcpproxy import TcpProxy
 from tests.mailboxes import MailboxUser
@@ -110,18 +105,6 @@ def mailbox(mailbox_user: MailboxUser) -> Iterator[ImapMailbox]:
 # -- configuration ----------------------------------------------------------------------
 
 
-def test_plain_text_is_refused_for_a_remote_host_even_when_allowed() -> None:
-    config = ImapConfig(
-        "mail.example.se", 143, "k", security="plain", password="x", allow_plain_on_loopback=True
-    )
-    with pytest.raises(MailboxConfigError) as refused:
-        config.check()
-    assert refused.value.exit_code == 78
-    assert "mail.example.se" in refused.value.message
-    with pytest.raises(MailboxConfigError):
-        ImapMailbox(config)
-
-
 def test_plain_text_on_loopback_only_when_allowed(mailbox_user: MailboxUser) -> None:
     mailbox_user.deliver(_message("klartext"))
     refused = mailbox_user.config("plain", allow_plain_on_loopback=False)
@@ -135,28 +118,6 @@ def test_plain_text_on_loopback_only_when_allowed(mailbox_user: MailboxUser) -> 
         if "Login:" in line and f"user=<{mailbox_user.username}>" in line
     ]
     assert len(logins) == 1 and ", TLS" not in logins[0]  # plain text it was
-
-
-@pytest.mark.parametrize(
-    ("changes", "complaint"),
-    [
-        ({"token_command": ("token",)}, "both a password and a token command"),
-        ({"password": None}, "neither a password nor a token command"),
-        ({"token_command": (), "password": None}, "token command is empty"),
-        ({"ca_file": Path("/nonexistent/ca.pem")}, "does not exist"),
-        ({"security": "tls"}, "not one of"),
-    ],
-)
-def test_check_names_what_cannot_work(changes: dict[str, object], complaint: str) -> None:
-    config = replace(ImapConfig("imap.example.se", 993, "k", password="x"), **changes)  # type: ignore[arg-type]
-    with pytest.raises(MailboxConfigError, match=complaint):
-        config.check()
-
-
-def test_account_is_a_stable_key_and_the_password_stays_out_of_repr() -> None:
-    config = ImapConfig("IMAP.Example.se", 993, "kopplingar@example.se", password="hemligt")
-    assert config.account == "imap://kopplingar%40example.se@imap.example.se:993"
-    assert "hemligt" not in repr(config)
 
 
 # -- logins and TLS ---------------------------------------------------------------------
@@ -467,141 +428,3 @@ def test_calls_before_open_say_not_connected(mailbox_user: MailboxUser) -> None:
     with pytest.raises(MailboxUnavailable, match="not connected"):
         mailbox.uids()
     mailbox.close()  # harmless
-
-
-def test_every_mailbox_error_is_an_intake_error() -> None:
-    from intake import IntakeError
-
-    for error in (MailboxUnavailable, MailboxAuthFailed, MailboxConfigError, MessageGone):
-        assert issubclass(error, MailboxError) and issubclass(error, IntakeError)
-
-
-# -- access tokens ----------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _token_command(tmp_path: Path, outputs: list[str], exit_code: int = 0) -> list[str]:
-    """A script printing outputs[n] on its n-th run (the last one after that); counts runs."""
-    script = tmp_path / "token.py"
-    script.write_text(
-        "import json, pathlib, sys\n"
-        f"runs = pathlib.Path({str(tmp_path / 'runs')!r})\n"
-        "n = int(runs.read_text()) if runs.exists() else 0\n"
-        "runs.write_text(str(n + 1))\n"
-        f"outputs = {outputs!r}\n"
-        "print(outputs[min(n, len(outputs) - 1)])\n"
-        "print('token helper says hello', file=sys.stderr)\n"
-        f"sys.exit({exit_code})\n"
-    )
-    return [sys.executable, str(script)]
-
-
-def _runs(tmp_path: Path) -> int:
-    return int((tmp_path / "runs").read_text())
-
-
-def test_token_from_json_is_cached_until_shortly_before_expiry(tmp_path: Path) -> None:
-    clock = Clock()
-    command = _token_command(
-        tmp_path, ['{"access_token": "first", "expires_in": 600}', '{"access_token": "second"}']
-    )
-    tokens = TokenProvider(command, clock=clock)
-    assert tokens.token() == "first"
-    clock.now += 600 - 61
-    assert tokens.token() == "first"
-    assert _runs(tmp_path) == 1
-    clock.now += 2  # within the last minute
-    assert tokens.token() == "second"
-    assert _runs(tmp_path) == 2
-
-
-def test_bare_token_lives_fifty_minutes_and_invalidate_forces_a_new_one(tmp_path: Path) -> None:
-    clock = Clock()
-    tokens = TokenProvider(_token_command(tmp_path, ["bare-1", "bare-2", "bare-3"]), clock=clock)
-    assert tokens.token() == "bare-1"
-    clock.now += 50 * 60 - 61
-    assert tokens.token() == "bare-1"
-    clock.now += 2
-    assert tokens.token() == "bare-2"
-    tokens.invalidate()
-    assert tokens.token() == "bare-3"
-    assert _runs(tmp_path) == 3
-
-
-def test_failing_token_command_is_an_auth_failure_with_its_stderr(tmp_path: Path) -> None:
-    tokens = TokenProvider(_token_command(tmp_path, ["secret-token"], exit_code=3))
-    with pytest.raises(MailboxAuthFailed) as failed:
-        tokens.token()
-    assert "exit code 3" in failed.value.message
-    assert "token helper says hello" in failed.value.message
-    assert "secret-token" not in failed.value.message
-
-
-@pytest.mark.parametrize(
-    ("outputs", "error", "complaint"),
-    [
-        ([""], MailboxAuthFailed, "no token"),
-        (["{broken"], MailboxConfigError, "broken"),
-        (['{"token": "x"}'], MailboxConfigError, "without access_token"),
-        (["two words"], MailboxConfigError, "more than one"),
-    ],
-)
-def test_unusable_token_output(
-    tmp_path: Path, outputs: list[str], error: type[MailboxError], complaint: str
-) -> None:
-    with pytest.raises(error, match=complaint):
-        TokenProvider(_token_command(tmp_path, outputs)).token()
-
-
-def test_missing_or_hanging_token_command(tmp_path: Path) -> None:
-    with pytest.raises(MailboxConfigError, match="not found"):
-        TokenProvider([str(tmp_path / "nowhere")]).token()
-    hanging = TokenProvider([sys.executable, "-c", "import time; time.sleep(10)"], timeout=0.3)
-    with pytest.raises(MailboxUnavailable, match="no token within"):
-        hanging.token()
-
-
-def test_xoauth2_login_with_a_token_command(
-    mailbox_user: MailboxUser, dovecot: LocalDovecot, tmp_path: Path
-) -> None:
-    mailbox_user.deliver(_message("oauth"))
-    token = dovecot.grant_token(mailbox_user.username)
-    config = dovecot.oauth_config(mailbox_user.username, _token_command(tmp_path, [token]))
-    asked = dovecot.introspections
-    with ImapMailbox(config) as mailbox:
-        assert len(mailbox.uids()) == 1
-    assert dovecot.introspections == asked + 1
-    assert _runs(tmp_path) == 1
-
-
-def test_refused_token_is_replaced_by_a_fresh_one_once(
-    mailbox_user: MailboxUser, dovecot: LocalDovecot, tmp_path: Path
-) -> None:
-    stale = dovecot.grant_token(mailbox_user.username)
-    dovecot.revoke_token(stale)  # expired at the provider before its expires_in said so
-    fresh = dovecot.grant_token(mailbox_user.username)
-    command = _token_command(
-        tmp_path,
-        [f'{{"access_token": "{stale}", "expires_in": 3600}}', fresh],
-    )
-    config = dovecot.oauth_config(mailbox_user.username, command)
-    with ImapMailbox(config) as mailbox:
-        assert mailbox.uids() == []
-    assert _runs(tmp_path) == 2
-
-
-def test_token_refused_twice_is_an_auth_failure(
-    mailbox_user: MailboxUser, dovecot: LocalDovecot, tmp_path: Path, sleeps: Sleeps
-) -> None:
-    config = dovecot.oauth_config(mailbox_user.username, _token_command(tmp_path, ["ogiltig"]))
-    with pytest.raises(MailboxAuthFailed, match="fresh access token"):
-        ImapMailbox(config, sleep=sleeps).open()
-    assert _runs(tmp_path) == 2
-    assert sleeps.calls == []

@@ -8,6 +8,9 @@ this file checks what a pass does with each kind of message.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,8 @@ from sqlmodel import Session, select
 
 from forms import display_form_id
 from intake import FolderMailbox
+from kopplingar.logs import JsonFormatter
+from samples.mail.payloads import zip_of
 from tests.intake.mailenv import SCANS, MailEnv, make_env, message, scan
 from workqueue import (
     AttachmentOutcome,
@@ -198,3 +203,81 @@ def test_a_pdf_that_is_not_our_form_is_queued_as_unreadable_and_explained(
     assert reply.template == "receipt"
     assert "Vi hittade ingen av våra blanketter" in reply.body
     assert "fiducial" not in reply.body  # the operator's reason stays out of the customer's mail
+
+
+def _events(records: list[logging.LogRecord], message_id: str) -> list[logging.LogRecord]:
+    return [r for r in records if getattr(r, "message_id", None) == message_id]
+
+
+def test_a_pass_logs_each_step_of_a_message_by_its_message_id(
+    env: MailEnv, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = message(
+        "Anna Berg <anna.berg@exempelbolaget.se>",
+        "Blankett",
+        [("skanning.pdf", scan("020-fax-pdf.pdf")), ("arkiv.zip", zip_of("a.pdf", b"%PDF-1.4"))],
+    )
+    message_id = BytesParser().parsebytes(raw)["Message-ID"]  # as the operator sees it
+    broken = (
+        b"From: per.ek@byran.se\r\nMessage-ID: <trasig@byran.se>\r\n"
+        b"Content-Type: text/plain\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4\r\n"
+    )
+    box = _folder(tmp_path, {"1-scan": raw, "2-broken": broken})
+    caplog.set_level(logging.INFO, logger="intake.mail")
+    env.run_pass(box)
+    [record, _] = env.messages()
+
+    events = _events(caplog.records, message_id)
+    assert [vars(e)["event"] for e in events] == [
+        "message.recorded",
+        "attachment.read",
+        "attachment.read",
+        "message.processed",
+        "reply.queued",
+        "message.moved",
+    ]
+    assert all(e.levelno == logging.INFO and e.name.startswith("intake.mail.") for e in events)
+    recorded, scanned, zipped, processed, reply, moved = (vars(e) for e in events)
+    assert {k: recorded[k] for k in ("uid", "folder", "uidvalidity", "sha256", "size")} == {
+        "uid": record.uid,
+        "folder": "INBOX",
+        "uidvalidity": record.uidvalidity,
+        "sha256": record.sha256,
+        "size": len(raw),
+    }
+    assert recorded["sender"] == "anna.berg@exempelbolaget.se"
+    assert (scanned["attachment"], scanned["outcome"], scanned["submissions"]) == (
+        "skanning.pdf",
+        "queued",
+        1,
+    )
+    assert (zipped["attachment"], zipped["outcome"], zipped["submissions"]) == (
+        "arkiv.zip",
+        "rejected",
+        0,
+    )
+    assert zipped["reason"] == "a zip archive; archives are never opened"
+    assert (processed["state"], processed["submissions"]) == ("processed", 1)
+    assert (reply["kind"], reply["to"], reply["state"]) == (
+        "receipt",
+        "anna.berg@exempelbolaget.se",
+        "pending",
+    )
+    assert (moved["uid"], moved["to_folder"]) == (record.uid, "Processed")
+    # The same events as `kopplingar --log-format json` prints them.
+    lines = [json.loads(JsonFormatter().format(e)) for e in events]
+    assert {line["message_id"] for line in lines} == {message_id}
+    assert lines[1]["attachment"] == "skanning.pdf"
+
+    quarantined = _events(caplog.records, "<trasig@byran.se>")
+    assert [vars(e)["event"] for e in quarantined] == [
+        "message.recorded",
+        "message.quarantined",
+        "reply.queued",
+        "message.moved",
+    ]
+    warning = quarantined[1]
+    assert warning.levelno == logging.WARNING
+    assert "contradict" in vars(warning)["reason"]
+    assert vars(quarantined[2])["kind"] == "message_rejected"
+    assert vars(quarantined[3])["to_folder"] == "Quarantine"
