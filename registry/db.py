@@ -107,13 +107,14 @@ def make_engine(url: str) -> Engine:
 def _unreachable_as_ours(context: sa.engine.ExceptionContext) -> None:
     """A server we cannot reach becomes one of our errors, with the URL and no traceback.
 
-    Only failures to connect (no connection yet) and lost connections are
-    translated: PostgreSQL down or restarting is worth retrying
+    Only failures to connect (no connection yet) are translated, so a live
+    connection is always cleaned up by SQLAlchemy as usual: PostgreSQL down or
+    restarting is worth retrying
     (`DatabaseUnavailable`, EX_TEMPFAIL), a SQLite file that cannot be opened is
     a wrong path or permission (`DatabaseNotReady`, EX_CONFIG). Errors of a
     statement on a live connection stay SQLAlchemy's, for the code that ran it.
     """
-    if context.connection is not None and not context.is_disconnect:
+    if context.connection is not None:
         return
     unreachable = (sa.exc.OperationalError, sa.exc.InterfaceError)
     if not isinstance(context.sqlalchemy_exception, unreachable):

@@ -4,8 +4,9 @@ Owns reviewer accounts, passwords, sessions and login throttling (`auth`),
 claiming submissions (`claims`), correcting, approving and rejecting them
 (`decide`, which applies the linkage in the registry), the mails a decision
 queues (`decision_mails`), and the pages under `/granskning/` (`review.web`,
-public to the app assembly). The queue itself is `workqueue`'s. This is the
-public API; every other module of the package is private.
+public to the app assembly). The queue and the reviewer tables are
+`workqueue`'s. This is the public API; every other module of the package is
+private.
 """
 
 from review.auth import (
@@ -25,12 +26,6 @@ from review.auth import (
     set_active,
     set_password,
     start_session,
-)
-from review.authmodels import (
-    LoginThrottle,
-    Reviewer,
-    ReviewerRole,
-    ReviewSession,
 )
 from review.claims import (
     CLAIM_TTL,
@@ -62,13 +57,9 @@ __all__ = [
     "ClaimedByOther",
     "DecisionError",
     "LoginRefused",
-    "LoginThrottle",
     "LoginThrottled",
     "ReviewError",
-    "ReviewSession",
-    "Reviewer",
     "ReviewerNotFound",
-    "ReviewerRole",
     "WeakPassword",
     "approve",
     "authenticate",

@@ -4,7 +4,7 @@ Owns everything that decides who may use the reviewer pages: argon2id
 password hashes, the password policy, creating and disabling reviewers,
 `authenticate` with its per-account and per-address throttle, and the
 server-side sessions behind the cookie (with their CSRF token). The tables
-are `review.authmodels`; the pages and the cookie itself are the web layer's.
+are `workqueue.reviewers`; the pages and the cookie itself are the web layer's.
 
 Every function takes the caller's session and an aware `now` and never
 commits, so the caller decides the transaction and tests can move time. One
@@ -65,8 +65,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from forms import InvalidValue, parse_email
-from review.authmodels import LoginThrottle, Reviewer, ReviewerRole, ReviewSession
 from review.errors import ReviewError
+from workqueue import LoginThrottle, Reviewer, ReviewerRole, ReviewSession
 
 # argon2id, OWASP's first recommended setting: 46 MiB, one pass, one lane.
 HASH_TIME_COST = 1

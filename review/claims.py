@@ -26,9 +26,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from render import SWEDISH_TIME
-from review.authmodels import Reviewer
 from review.errors import ReviewError
-from workqueue import Submission, SubmissionStatus
+from workqueue import Reviewer, Submission, SubmissionStatus
 
 CLAIM_TTL = dt.timedelta(minutes=15)
 

@@ -47,10 +47,9 @@ from registry import (
     record_event,
 )
 from render import SWEDISH_TIME
-from review.authmodels import Reviewer
 from review.claims import OPEN_STATUSES, DecisionError, aware, hold, load_submission
 from review.decision_mails import queue_approval_mails, queue_rejection_mail
-from workqueue import Submission, SubmissionField, SubmissionFinding, SubmissionStatus
+from workqueue import Reviewer, Submission, SubmissionField, SubmissionFinding, SubmissionStatus
 
 REJECT_REASONS: list[tuple[str, str]] = [
     ("signature_missing", "En underskrift saknas."),

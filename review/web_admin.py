@@ -27,8 +27,8 @@ from registry import (
     firm_clients,
 )
 from review.auth import AuthError, create_reviewer, last_logins, set_active
-from review.authmodels import Reviewer, ReviewerRole
 from review.web_common import PREFIX, Kit, PageError, Posted, Viewer
+from workqueue import Reviewer, ReviewerRole
 
 ROLE_LABELS = {ReviewerRole.REVIEWER.value: "Granskare", ReviewerRole.ADMIN.value: "Administratör"}
 

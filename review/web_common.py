@@ -35,8 +35,7 @@ from sqlmodel import Session
 from registry import utcnow
 from render import SWEDISH_TIME, blankett, blankett_id
 from review.auth import AuthPolicy, SessionInfo, check_csrf, load_session
-from review.authmodels import Reviewer, ReviewerRole
-from workqueue import ImageStore
+from workqueue import ImageStore, Reviewer, ReviewerRole
 
 PREFIX = "/granskning"
 STATIC_PREFIX = f"{PREFIX}/static"

@@ -27,7 +27,6 @@ from sqlmodel import Session, col, select
 
 from forms import FormKind, form_spec
 from registry import CompanyView, RegistryError, company_view
-from review.authmodels import Reviewer
 from review.claims import ClaimedByOther, DecisionError, claim, release
 from review.decide import (
     REJECT_REASONS,
@@ -44,6 +43,7 @@ from review.web_keyset import fetch, row_key
 from review.web_queue import QueueFilter, claim_holder, claim_next, decided_notice
 from workqueue import (
     InboundMessage,
+    Reviewer,
     Submission,
     SubmissionField,
     SubmissionFinding,

@@ -25,12 +25,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, col, select
 
 from registry import audit_actions, audit_events
-from review.authmodels import Reviewer
 from review.claims import ClaimedByOther, claim, next_unclaimed
 from review.web_common import PREFIX, STATUS_LABELS, Kit, PageError, Posted, Viewer, query
 from review.web_keyset import SORTS, Key, fetch, row_key
 from workqueue import (
     InboundMessage,
+    Reviewer,
     Submission,
     SubmissionField,
     SubmissionFinding,

@@ -1,9 +1,10 @@
 """The work queue between intake and review: what came in, what it said, what goes out.
 
 Owns the submissions read from forms (with their pages, fields, signatures
-and findings), the mail records (every inbound message and attachment, every
-outbound reply in the outbox), the content-addressed image store, the SMTP
-sender that empties the outbox, and the migrations of these tables. Intake
+and findings), the reviewer tables they refer to, the mail records (every
+inbound message and attachment, every outbound reply in the outbox), the
+content-addressed image store, the SMTP sender that empties the outbox, and
+the migrations of these tables. Intake
 writes here; review reads, decides and queues mail here. This is the public
 API; every other module of the package is private.
 """
@@ -59,6 +60,12 @@ from workqueue.queue import (
     form_id_submitted,
     queue_counts,
 )
+from workqueue.reviewers import (
+    LoginThrottle,
+    Reviewer,
+    ReviewerRole,
+    ReviewSession,
+)
 from workqueue.smtp import (
     SmtpConfig,
     SmtpConfigError,
@@ -80,6 +87,7 @@ __all__ = [
     "ImageStore",
     "InboundAttachment",
     "InboundMessage",
+    "LoginThrottle",
     "MessageState",
     "NewField",
     "NewFinding",
@@ -91,6 +99,9 @@ __all__ = [
     "OutboxState",
     "QueueError",
     "QueueModel",
+    "ReviewSession",
+    "Reviewer",
+    "ReviewerRole",
     "SmtpConfig",
     "SmtpConfigError",
     "SmtpError",

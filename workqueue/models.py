@@ -11,8 +11,8 @@ The queue has its own metadata and migrations, next to the registry's. The
 version table keeps its first name, `alembic_version_review`, and the
 revisions theirs (`review_0001`...), so databases migrated before the queue
 left `review/` go on without a data migration. The reviewer tables
-(`review.authmodels`) share this metadata and this chain of migrations:
-sessions and claims refer to reviewers, and one chain keeps the foreign keys
+(`workqueue.reviewers`) share this metadata and this chain of migrations:
+claims and decisions refer to reviewers, and one chain keeps the foreign keys
 in order.
 """
 

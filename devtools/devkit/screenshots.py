@@ -32,11 +32,11 @@ from kopplingar.mailing import MailIntake
 from kopplingar.serving import serve_in_thread
 from kopplingar.templates import RenderedTemplates
 from registry import import_registry, make_engine
-from review import Reviewer, ReviewerRole, claim, create_reviewer
+from review import claim, create_reviewer
 from samples import REGISTRY_JSON, SAMPLE_QR_KEY
 from samples.mail import build_sample_mail
 from samples.scans import CORPUS_DIR, REFERENCE_DATE, record_issued
-from workqueue import ImageStore, Submission
+from workqueue import ImageStore, Reviewer, ReviewerRole, Submission
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 CHROMIUM = "/usr/bin/chromium"

@@ -29,7 +29,6 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from intake.mail.types import MailboxBusy
-from registry import DatabaseUnavailable
 
 
 def _key(name: str) -> int:
@@ -62,7 +61,7 @@ def _pg_lock(engine: Engine, name: str) -> Iterator[None]:
             try:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 conn.commit()
-            except (sa.exc.DBAPIError, DatabaseUnavailable):
+            except sa.exc.DBAPIError:
                 # The connection is gone, and with it the lock.
                 pass
 

@@ -41,9 +41,9 @@ from kopplingar.database import upgrade_all
 from kopplingar.errors import CliError
 from kopplingar.serving import serve_in_thread
 from registry import import_registry, make_engine
-from review import ReviewerRole, create_reviewer
+from review import create_reviewer
 from samples import REGISTRY_JSON
-from workqueue import ImageStore, Submission
+from workqueue import ImageStore, ReviewerRole, Submission
 
 BENCH_KEY = b"bench-only-key-not-used-for-real-forms-0123456789"
 MAILBOX = "kopplingar@example.se"

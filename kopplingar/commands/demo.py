@@ -29,11 +29,11 @@ from kopplingar.errors import ConfigError
 from kopplingar.mailing import build_mail_intake
 from kopplingar.settings import Mode, load_settings
 from registry import import_registry
-from review import ReviewerRole, create_reviewer, find_reviewer, set_password
+from review import create_reviewer, find_reviewer, set_password
 from samples import REGISTRY_JSON
 from samples.mail import build_sample_mail
 from samples.scans import CORPUS_DIR, record_issued
-from workqueue import queue_counts
+from workqueue import ReviewerRole, queue_counts
 
 DEMO_REVIEWER = "granskare@example.se"
 

@@ -22,8 +22,6 @@ from kopplingar.context import build_context
 from kopplingar.database import require_all_current
 from kopplingar.settings import load_settings
 from review import (
-    Reviewer,
-    ReviewerRole,
     WeakPassword,
     create_reviewer,
     get_reviewer,
@@ -31,6 +29,7 @@ from review import (
     set_active,
     set_password,
 )
+from workqueue import Reviewer, ReviewerRole
 
 app = typer.Typer(
     help="Add, list, disable and enable reviewers; set passwords.", no_args_is_help=True

@@ -21,7 +21,6 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner, Result
 
 from kopplingar import cli
-from review import Reviewer, ReviewerRole
 from review.auth import (
     AuthPolicy,
     WeakPassword,
@@ -30,6 +29,7 @@ from review.auth import (
     start_session,
     verify_password,
 )
+from workqueue import Reviewer, ReviewerRole
 
 PASSWORD = "korrekt häst batteri 7"
 EMAIL = "anna.granskare@kopplingar.se"

@@ -10,9 +10,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from registry import import_registry
-from review import Reviewer
 from tests.review.queue_cases import REGISTRY, add_reviewer
-from workqueue import ImageStore
+from workqueue import ImageStore, Reviewer
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from registry import AuditEvent, Company, Connection, LinkagePlan
-from review import Reviewer, ReviewerRole, approve, reject
+from review import approve, reject
 from workqueue import (
     ImageStore,
     InboundMessage,
@@ -30,6 +30,8 @@ from workqueue import (
     NewPage,
     NewSubmission,
     OutboundMail,
+    Reviewer,
+    ReviewerRole,
     Submission,
     enqueue,
 )

@@ -19,7 +19,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 import review.auth as auth
-from review import LoginThrottle, Reviewer, ReviewerRole, ReviewSession
 from review.auth import (
     AuthError,
     AuthPolicy,
@@ -43,6 +42,7 @@ from review.auth import (
     start_session,
     verify_password,
 )
+from workqueue import LoginThrottle, Reviewer, ReviewerRole, ReviewSession
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 POLICY = AuthPolicy()

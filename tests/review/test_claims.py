@@ -18,7 +18,6 @@ from review import (
     CLAIM_TTL,
     ClaimedByOther,
     DecisionError,
-    Reviewer,
     claim,
     correct_field,
     next_unclaimed,
@@ -32,7 +31,7 @@ from tests.review.queue_cases import (
     reload,
     submit,
 )
-from workqueue import ImageStore, SubmissionStatus
+from workqueue import ImageStore, Reviewer, SubmissionStatus
 
 # -- claiming ----------------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from review import (
     REJECT_REASONS,
     ClaimedByOther,
     DecisionError,
-    Reviewer,
     claim,
     correct_field,
     effective_values,
@@ -44,7 +43,14 @@ from tests.review.queue_cases import (
     sample_registry,
     submit,
 )
-from workqueue import ImageStore, InboundMessage, NewFinding, SubmissionField, SubmissionStatus
+from workqueue import (
+    ImageStore,
+    InboundMessage,
+    NewFinding,
+    Reviewer,
+    SubmissionField,
+    SubmissionStatus,
+)
 
 # -- corrections -------------------------------------------------------------------------------
 

@@ -34,7 +34,6 @@ from sqlmodel import Session, select
 from kopplingar.app import create_app
 from kopplingar.context import AppContext
 from registry import REGISTRY_METADATA, import_registry
-from review import Reviewer, ReviewerRole
 from review.auth import AuthPolicy, hash_password
 from samples import REGISTRY_JSON
 from workqueue import (
@@ -47,6 +46,8 @@ from workqueue import (
     NewPage,
     NewSignature,
     NewSubmission,
+    Reviewer,
+    ReviewerRole,
     SubmissionField,
     enqueue,
 )

@@ -9,7 +9,6 @@ import re
 from sqlmodel import col, select
 
 from registry import AuditEvent, Company, Connection, record_event
-from review import Reviewer
 from tests.review.test_pages import (
     PASSWORD,
     Site,
@@ -18,6 +17,7 @@ from tests.review.test_pages import (
     login,
     site_fixture,  # noqa: F401 - the `site` fixture
 )
+from workqueue import Reviewer
 
 
 def test_an_admin_adds_a_reviewer_who_can_then_log_in(site: Site) -> None:

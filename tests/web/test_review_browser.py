@@ -31,12 +31,13 @@ from kopplingar.context import AppContext
 from kopplingar.database import upgrade_all
 from kopplingar.serving import serve_in_thread
 from registry import AuditEvent, Company, Connection, IssuedForm, make_engine
-from review import ReviewerRole, create_reviewer
+from review import create_reviewer
 from review.web_common import STATUS_LABELS
 from tests.intake.mailenv import MAILBOX, MailEnv, make_env, message, scan
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 from workqueue import (
     OutboundMail,
+    ReviewerRole,
     SmtpSender,
     Submission,
     SubmissionField,

@@ -56,7 +56,7 @@ def test_upgrade_all_is_idempotent(engine: Engine) -> None:
     again = upgrade_all(engine)
     assert [(name, before == after) for name, before, after in again] == [
         ("registry", True),
-        ("review", True),
+        ("workqueue", True),
     ]
 
 
@@ -186,7 +186,7 @@ def test_upgrading_a_queue_with_submissions_in_it(db_url: str, tmp_path: Path) -
             ),
             {"sha": "b" * 64},
         )
-    assert upgrade_all(engine)[-1][:2] == ("review", "review_0002")
+    assert upgrade_all(engine)[-1][:2] == ("workqueue", "review_0002")
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM submission_pages")).scalar() == 1
         assert conn.execute(sa.text("SELECT claimed_by FROM submissions")).scalar() is None

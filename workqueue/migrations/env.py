@@ -1,17 +1,16 @@
 """Alembic environment for the work queue's tables (version table `alembic_version_review`).
 
 Run through `workqueue.upgrade_queue` (part of `kopplingar db upgrade`), which
-passes the open connection, after the registry's migrations. The metadata is
-only used to autogenerate a new revision; the reviewer tables, which live in
-`review.authmodels` above this layer, join it when `review` is imported, so
-import it in the shell that autogenerates a revision touching them.
+passes the open connection, after the registry's migrations. The metadata
+(submissions, mail records, reviewers) is only used to autogenerate a revision.
 """
 
 from __future__ import annotations
 
 from alembic import context
 
-import workqueue.mailmodels  # noqa: F401  (registers the mail tables)
+import workqueue.mailmodels
+import workqueue.reviewers  # noqa: F401  (registers the reviewer tables)
 from workqueue.models import QUEUE_METADATA
 
 connection = context.config.attributes.get("connection")

@@ -19,8 +19,8 @@ from devkit.localmail.certs import make_certificate
 from devkit.localmail.dovecot import LocalDovecot
 from imapclient import IMAPClient
 
+from intake import ImapConfig
 from intake.mail.imap import ImapMailbox, body_shape
-from intake.mail.imap_config import ImapConfig
 from intake.mail.types import (
     MailboxAuthFailed,
     MailboxConfigError,

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.mail.imap import ImapMailbox
-from intake.mail.imap_config import ImapConfig
-from intake.mail.types import MailboxConfigError
+from intake import ImapConfig, ImapMailbox, MailboxConfigError
 
 
 def test_plain_text_is_refused_for_a_remote_host_even_when_allowed() -> None:

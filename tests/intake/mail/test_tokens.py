@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from devkit.localmail.dovecot import LocalDovecot
 
-from intake.mail.imap import ImapMailbox
-from intake.mail.tokens import TokenProvider
-from intake.mail.types import (
+from intake import (
+    ImapMailbox,
     MailboxAuthFailed,
     MailboxConfigError,
     MailboxError,
     MailboxUnavailable,
+    TokenProvider,
 )
 from tests.mailboxes import MailboxUser
 

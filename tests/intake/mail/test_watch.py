@@ -10,8 +10,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from intake.mail.mailbox import PollSummary
-from intake.mail.types import (
+from intake import (
     MailboxAuthFailed,
     MailboxBusy,
     MailboxConfigError,
@@ -19,8 +18,11 @@ from intake.mail.types import (
     MailboxUnavailable,
     MailSource,
     MessageMeta,
+    PollSummary,
+    StopWatching,
+    WatchTiming,
+    watch,
 )
-from intake.mail.watch import StopWatching, WatchTiming, watch
 
 LOST = MailboxUnavailable("IMAP imap.example.se:993: cannot connect: connection refused")
 

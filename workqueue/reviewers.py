@@ -1,4 +1,11 @@
-"""The tables behind the reviewer pages: reviewers, their sessions, login throttling.
+"""The reviewer tables: reviewers, their sessions, login throttling.
+
+They live in the queue's package, not in `review`, because the queue's own
+rows refer to them (a submission's `claimed_by` and `decided_by`): every
+process that writes a submission, the mailbox readers included, must know
+the `reviewers` table, and none of them should have to load the reviewer
+pages to get it. The rules over these tables (passwords, sessions,
+throttling) are `review.auth`.
 
 A session row is keyed by the sha256 of the token in the cookie, so a copy of
 the database cannot be replayed as a login; it has an idle and an absolute
@@ -16,7 +23,7 @@ from enum import StrEnum
 from sqlmodel import Field
 
 from registry import UTCDateTime, string_enum, utcnow
-from workqueue import QueueModel
+from workqueue.models import QueueModel
 
 
 class ReviewerRole(StrEnum):
