@@ -1,109 +1,14 @@
 """Intake: what customers send us, read into the work queue.
 
-Two halves, one above the other: `intake.scan` reads a file (a scan, a photo,
-a PDF) into forms, values, signatures and findings, and knows nothing of
-mail; `intake.mail` takes messages from the mailbox (IMAP or a folder),
-records them, has their attachments read by `intake.scan` in child
-processes, queues the result and moves each message on exactly once. This is
-the public API of both.
+Two halves, one above the other, each with its own public API:
+`intake.scan` reads a file (a scan, a photo, a PDF) into forms, values,
+signatures and findings, and knows nothing of mail; `intake.mail` takes
+messages from the mailbox (IMAP or a folder), records them, has their
+attachments read by `intake.scan` in child processes, queues the result and
+moves each message on exactly once. Import from the half you use; this
+package itself exports only the errors both share.
 """
 
-from intake.errors import (
-    InputRejected,
-    IntakeError,
-)
-from intake.mail import (
-    Checkpoint,
-    ChildLimits,
-    FolderMailbox,
-    ImapConfig,
-    ImapMailbox,
-    MailboxAuthFailed,
-    MailboxBusy,
-    MailboxConfigError,
-    MailboxError,
-    MailboxPass,
-    MailboxPolicy,
-    MailboxUnavailable,
-    MailLimits,
-    MailSource,
-    MessageMeta,
-    PollSummary,
-    ReaderPool,
-    ReaderSetup,
-    Security,
-    StopWatching,
-    TokenProvider,
-    WatchState,
-    WatchTiming,
-    mailbox_lock,
-    watch,
-)
-from intake.scan import (
-    CANONICAL_DPI,
-    TESSERACT_PSM,
-    FileResult,
-    Gray,
-    IntakeContext,
-    IssuedFormView,
-    PageLimits,
-    ScannedFile,
-    encode_images,
-    enqueue_file,
-    extract_pages,
-    file_json,
-    finish_file,
-    full_page_text,
-    read_file,
-    recognise_words,
-    scan_file,
-    to_new_submissions,
-)
+from intake.errors import InputRejected, IntakeError
 
-__all__ = [
-    "CANONICAL_DPI",
-    "TESSERACT_PSM",
-    "Checkpoint",
-    "ChildLimits",
-    "FileResult",
-    "FolderMailbox",
-    "Gray",
-    "ImapConfig",
-    "ImapMailbox",
-    "InputRejected",
-    "IntakeContext",
-    "IntakeError",
-    "IssuedFormView",
-    "MailLimits",
-    "MailSource",
-    "MailboxAuthFailed",
-    "MailboxBusy",
-    "MailboxConfigError",
-    "MailboxError",
-    "MailboxPass",
-    "MailboxPolicy",
-    "MailboxUnavailable",
-    "MessageMeta",
-    "PageLimits",
-    "PollSummary",
-    "ReaderPool",
-    "ReaderSetup",
-    "ScannedFile",
-    "Security",
-    "StopWatching",
-    "TokenProvider",
-    "WatchState",
-    "WatchTiming",
-    "encode_images",
-    "enqueue_file",
-    "extract_pages",
-    "file_json",
-    "finish_file",
-    "full_page_text",
-    "mailbox_lock",
-    "read_file",
-    "recognise_words",
-    "scan_file",
-    "to_new_submissions",
-    "watch",
-]
+__all__ = ["InputRejected", "IntakeError"]

@@ -83,13 +83,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click_exceptions.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except typer.Abort as exc:
-        interrupted = isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
-        print("kopplingar: interrupted" if interrupted else "kopplingar: aborted", file=sys.stderr)
-        return EX_INTERRUPTED if interrupted else 1
-    except KeyboardInterrupt:
-        print("kopplingar: interrupted", file=sys.stderr)
-        return EX_INTERRUPTED
+    except typer.Abort:
+        # End of input at a prompt; Ctrl-C does not come here (see below).
+        print("kopplingar: aborted", file=sys.stderr)
+        return 1
     except Exception as exc:
         # A bug: the one line below for whoever reads stderr, the traceback at --verbose.
         log.info("internal error", exc_info=True)

@@ -16,13 +16,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from intake import (
+from intake.mail import (
     Checkpoint,
     ChildLimits,
     FolderMailbox,
     ImapConfig,
     ImapMailbox,
-    IntakeContext,
     MailboxPass,
     MailboxPolicy,
     MailLimits,
@@ -33,6 +32,7 @@ from intake import (
     TokenProvider,
     mailbox_lock,
 )
+from intake.scan import IntakeContext
 from kopplingar.errors import ConfigError, MissingInput
 from kopplingar.settings import Settings
 from kopplingar.templates import RenderedTemplates

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from forms import FormKind, QrPayload
-from intake import CANONICAL_DPI, Gray
+from intake.scan import CANONICAL_DPI, Gray
 from render import blank_page_image, page_image
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from devkit.localmail.dovecot import LocalDovecot, StoredMessage
 
-from intake import ImapConfig, Security
+from intake.mail import ImapConfig, Security
 
 
 @dataclass(frozen=True)

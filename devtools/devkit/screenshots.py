@@ -24,7 +24,8 @@ from pathlib import Path
 from PIL import Image
 from sqlmodel import Session, col, select
 
-from intake import ChildLimits, FolderMailbox, IntakeContext, MailboxPolicy
+from intake.mail import ChildLimits, FolderMailbox, MailboxPolicy
+from intake.scan import IntakeContext
 from kopplingar.app import create_app
 from kopplingar.context import AppContext
 from kopplingar.database import upgrade_all

@@ -32,7 +32,7 @@ import cv2
 from sqlmodel import Session
 
 from forms import FieldType, FormKind, form_spec
-from intake import IntakeContext, PageLimits, extract_pages, full_page_text, read_file
+from intake.scan import IntakeContext, PageLimits, extract_pages, full_page_text, read_file
 from kopplingar.database import upgrade_all
 from kopplingar.errors import MissingInput
 from kopplingar.templates import RenderedTemplates

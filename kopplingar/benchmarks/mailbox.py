@@ -30,7 +30,8 @@ from pathlib import Path
 from PIL import Image, PngImagePlugin
 from sqlmodel import Session, func, select
 
-from intake import ChildLimits, ImapMailbox, IntakeContext, MailboxPolicy, MailLimits, read_file
+from intake.mail import ChildLimits, ImapMailbox, MailboxPolicy, MailLimits
+from intake.scan import IntakeContext, read_file
 from kopplingar.database import upgrade_all
 from kopplingar.errors import CliError
 from kopplingar.mailing import MailIntake

@@ -21,7 +21,7 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from intake import FolderMailbox
+from intake.mail import FolderMailbox
 from kopplingar.app import create_app
 from kopplingar.context import build_context
 from kopplingar.database import upgrade_all

@@ -21,18 +21,8 @@ from pathlib import Path
 import typer
 from sqlmodel import Session
 
-from intake import (
-    IntakeContext,
-    MailSource,
-    PollSummary,
-    StopWatching,
-    WatchState,
-    WatchTiming,
-    enqueue_file,
-    file_json,
-    read_file,
-    watch,
-)
+from intake.mail import MailSource, PollSummary, StopWatching, WatchState, WatchTiming, watch
+from intake.scan import IntakeContext, enqueue_file, file_json, read_file
 from kopplingar.context import build_context
 from kopplingar.database import require_all_current
 from kopplingar.errors import MissingInput

@@ -24,7 +24,7 @@ from forms import (
     form_spec,
     sign_payload,
 )
-from intake import Gray
+from intake.scan import Gray
 from render import rasterise_pdf, render_form_pdf
 from samples.make_previews import SAMPLE_VALUES
 

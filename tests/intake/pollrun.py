@@ -18,15 +18,8 @@ import signal
 import sys
 from pathlib import Path
 
-from intake import (
-    ChildLimits,
-    ImapConfig,
-    ImapMailbox,
-    IntakeContext,
-    MailboxBusy,
-    MailboxPolicy,
-    MailLimits,
-)
+from intake.mail import ChildLimits, ImapConfig, ImapMailbox, MailboxBusy, MailboxPolicy, MailLimits
+from intake.scan import IntakeContext
 from kopplingar.mailing import MailIntake
 from kopplingar.templates import RenderedTemplates
 from registry import make_engine

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.intake.mailenv import message
+from tests.kopplingar.child import CLI, clean_env, kopplingar
 
 GOOD_SECRET = "k" * 48
 
@@ -40,24 +41,7 @@ def closed_port() -> int:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """A clean environment: demo mode, SQLite in a fresh data directory, no .env."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("KOPPLINGAR_")}
-    clean.pop("DATABASE_URL", None)
-    clean["KOPPLINGAR_DATA_DIR"] = str(tmp_path / "data")
-    return clean
-
-
-def kopplingar(
-    *args: str, env: dict[str, str], cwd: Path, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kopplingar.cli", *args],
-        env=env,
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return clean_env(tmp_path / "data")
 
 
 def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
@@ -234,7 +218,7 @@ def wait_until_reading_stdin(pid: int, timeout: float = 60.0) -> None:
 def test_ctrl_c_is_130(migrated: dict[str, str], tmp_path: Path) -> None:
     # Waiting for a password on stdin: the operator presses Ctrl-C.
     child = subprocess.Popen(
-        [sys.executable, "-m", "kopplingar.cli", "users", "add", "--email", "a@byra.se",
+        [*CLI, "users", "add", "--email", "a@byra.se",
          "--name", "A", "--password-stdin"],
         env=migrated,
         cwd=tmp_path,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from sqlalchemy import Engine
 from kopplingar.database import upgrade_all
 from registry import make_engine
 from tests.intake.mailenv import message
+from tests.kopplingar.child import CLI, kopplingar
 from tests.mailboxes import MailboxUser
 
 pytestmark = pytest.mark.slow
@@ -52,24 +52,11 @@ def _imap(user: MailboxUser, **changes: str) -> dict[str, str]:
     }
 
 
-def _kopplingar(
-    *args: str, env: dict[str, str], cwd: Path, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kopplingar.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def test_poll_a_folder_prints_a_summary_and_exits_0(engine: Engine, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "1.eml").write_bytes(message("anna@kund.se", "Blankett"))
-    done = _kopplingar(
+    done = kopplingar(
         "intake", "poll", "--folder", str(inbox), env=_env(engine, tmp_path), cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
@@ -90,7 +77,7 @@ def sqlite_only(tmp_path: Path) -> Iterator[Engine]:
 def test_poll_without_a_mailbox_is_a_configuration_error(
     sqlite_only: Engine, tmp_path: Path
 ) -> None:
-    done = _kopplingar("intake", "poll", env=_env(sqlite_only, tmp_path), cwd=tmp_path)
+    done = kopplingar("intake", "poll", env=_env(sqlite_only, tmp_path), cwd=tmp_path)
     assert done.returncode == 78
     assert "KOPPLINGAR_IMAP_HOST" in done.stderr
 
@@ -98,14 +85,14 @@ def test_poll_without_a_mailbox_is_a_configuration_error(
 def test_poll_exit_codes_say_what_happened(
     engine: Engine, tmp_path: Path, mailbox_user: MailboxUser
 ) -> None:
-    refused = _kopplingar(
+    refused = kopplingar(
         "intake",
         "poll",
         env=_env(engine, tmp_path, **_imap(mailbox_user, imap_password="wrong")),
         cwd=tmp_path,
     )
     assert refused.returncode == 77, refused.stderr
-    plain = _kopplingar(
+    plain = kopplingar(
         "intake",
         "poll",
         env=_env(engine, tmp_path, **_imap(mailbox_user, imap_security="plain")),
@@ -119,7 +106,7 @@ def test_poll_exit_codes_say_what_happened(
             "smtp_port": str(smtp.port),
             "smtp_ca_file": str(smtp.ca_file),
         }
-        ok = _kopplingar(
+        ok = kopplingar(
             "intake",
             "poll",
             env=_env(engine, tmp_path, **_imap(mailbox_user), **smtp_settings),
@@ -134,7 +121,7 @@ def test_poll_exit_codes_say_what_happened(
 
 
 def test_poll_of_an_unreachable_server_exits_75(sqlite_only: Engine, tmp_path: Path) -> None:
-    done = _kopplingar(
+    done = kopplingar(
         "intake",
         "poll",
         env=_env(
@@ -163,7 +150,7 @@ def test_watch_reads_new_mail_at_once_and_stops_on_sigterm(
     )
     mailbox_user.deliver(message("forst@kund.se", "Först"))
     watcher = subprocess.Popen(
-        [sys.executable, "-m", "kopplingar.cli", "intake", "watch"],
+        [*CLI, "intake", "watch"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

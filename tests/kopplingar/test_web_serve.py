@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,18 +11,16 @@ import httpx
 import pytest
 
 from kopplingar.serving import free_port
+from tests.kopplingar.child import CLI, clean_env, kopplingar
 
 
 @pytest.mark.slow
 def test_two_workers_serve_the_pages(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KOPPLINGAR_")}
-    env.pop("DATABASE_URL", None)
-    env["KOPPLINGAR_DATA_DIR"] = str(tmp_path / "data")
-    cli = [sys.executable, "-m", "kopplingar.cli"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    env = clean_env(tmp_path / "data")
+    assert kopplingar("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
     port = free_port()
     server = subprocess.Popen(
-        [*cli, "web", "serve", "--port", str(port), "--workers", "2"],
+        [*CLI, "web", "serve", "--port", str(port), "--workers", "2"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

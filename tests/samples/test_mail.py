@@ -13,8 +13,9 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from intake import InputRejected, PageLimits, extract_pages
+from intake import InputRejected
 from intake.mail.message import MailLimits, parse_header, parse_message
+from intake.scan import PageLimits, extract_pages
 from samples.mail import (
     HUGE_BYTES,
     SampleMail,

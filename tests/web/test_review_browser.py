@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from forms import FormKind
-from intake import FolderMailbox
+from intake.mail import FolderMailbox
 from kopplingar.app import create_app
 from kopplingar.context import AppContext
 from kopplingar.database import upgrade_all

@@ -49,7 +49,7 @@ from imapclient.imap_utf7 import encode as utf7_encode
 
 from devkit.localmail.certs import make_certificate
 from forms import KopplingarError
-from intake import ImapConfig, Security
+from intake.mail import ImapConfig, Security
 from kopplingar.serving import free_port
 
 HOST = "127.0.0.1"

@@ -19,7 +19,7 @@ from devkit.localmail.certs import make_certificate
 from devkit.localmail.dovecot import LocalDovecot
 from imapclient import IMAPClient
 
-from intake import ImapConfig
+from intake.mail import ImapConfig
 from intake.mail.imap import ImapMailbox, body_shape
 from intake.mail.types import (
     MailboxAuthFailed,

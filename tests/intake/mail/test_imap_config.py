@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from intake import ImapConfig, ImapMailbox, MailboxConfigError
+from intake.mail import ImapConfig, ImapMailbox, MailboxConfigError
 
 
 def test_plain_text_is_refused_for_a_remote_host_even_when_allowed() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from intake import MailboxBusy, mailbox_lock
+from intake.mail import MailboxBusy, mailbox_lock
 from registry import make_engine
 
 HOLDER = """

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from forms import display_form_id
-from intake import FolderMailbox
+from intake.mail import FolderMailbox
 from kopplingar.logs import JsonFormatter
 from samples.mail.payloads import zip_of
 from tests.intake.mailenv import SCANS, MailEnv, make_env, message, scan
@@ -154,7 +154,7 @@ def test_messages_over_the_caps_are_quarantined_answered_and_kept(
 ) -> None:
     from dataclasses import replace
 
-    from intake import MailLimits
+    from intake.mail import MailLimits
 
     env.policy = replace(env.policy, limits=MailLimits(max_bytes=200_000))
     box = _folder(

@@ -22,7 +22,7 @@ import pytest
 from devkit.localmail.smtp import LocalSmtp
 from sqlalchemy import Engine
 
-from intake import ChildLimits, ImapMailbox, MailboxUnavailable, ReaderPool, ReaderSetup
+from intake.mail import ChildLimits, ImapMailbox, MailboxUnavailable, ReaderPool, ReaderSetup
 from kopplingar.mailing import MailIntake
 from samples.mail import torture_messages
 from tests.intake.mailenv import MAILBOX, SCANS, MailEnv, make_env, message, scan

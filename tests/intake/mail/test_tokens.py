@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from devkit.localmail.dovecot import LocalDovecot
 
-from intake import (
+from intake.mail import (
     ImapMailbox,
     MailboxAuthFailed,
     MailboxConfigError,

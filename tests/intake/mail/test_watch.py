@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from intake import (
+from intake.mail import (
     MailboxAuthFailed,
     MailboxBusy,
     MailboxConfigError,

@@ -27,8 +27,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from forms import FormKind, QrPayload
-from intake import Gray
 from intake.mail.workers import ChildLimits, ReaderPool, ReaderPoolError, ReaderSetup, ReadFailure
+from intake.scan import Gray
 from intake.scan.pipeline import (
     IntakeContext,
     ScannedFile,

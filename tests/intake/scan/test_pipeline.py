@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from forms import FieldType, FormKind, form_spec
-from intake import FileResult, IntakeContext, enqueue_file, file_json, read_file
+from intake.scan import FileResult, IntakeContext, enqueue_file, file_json, read_file
 from kopplingar.database import upgrade_all
 from kopplingar.templates import RenderedTemplates
 from registry import import_registry, make_engine
