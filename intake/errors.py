@@ -30,3 +30,13 @@ class InputRejected(IntakeError):  # noqa: N818
     def __init__(self, message: str, customer_message: str) -> None:
         super().__init__(message)
         self.customer_message = customer_message
+
+
+class StorageUnavailable(IntakeError):  # noqa: N818 - reads as the state, like InputRejected
+    """Our own storage failed: the data directory (full, unwritable) or the database.
+
+    Not the fault of any message, so none is charged an attempt for it; exit 75
+    and cron tries again once it is fixed.
+    """
+
+    exit_code = os.EX_TEMPFAIL

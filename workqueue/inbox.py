@@ -95,3 +95,38 @@ def note_resent(
             ),
         )
     )
+
+
+def in_flight_messages(session: Session, account: str, folder: str) -> list[InboundMessage]:
+    """Messages of this folder a run was working on, or reading, when it stopped.
+
+    Called under the mailbox lock, so the run that marked them is gone.
+    """
+    return list(
+        session.exec(
+            select(InboundMessage)
+            .where(
+                InboundMessage.account == account,
+                InboundMessage.folder == folder,
+                InboundMessage.state == MessageState.RECEIVED,
+                col(InboundMessage.working_since).is_not(None)
+                | col(InboundMessage.reading_since).is_not(None),
+            )
+            .order_by(col(InboundMessage.id))
+        ).all()
+    )
+
+
+def released_messages(session: Session, account: str) -> list[InboundMessage]:
+    """Quarantined messages a reviewer released, waiting for their one more try."""
+    return list(
+        session.exec(
+            select(InboundMessage)
+            .where(
+                InboundMessage.account == account,
+                InboundMessage.state == MessageState.RECEIVED,
+                col(InboundMessage.released_at).is_not(None),
+            )
+            .order_by(col(InboundMessage.id))
+        ).all()
+    )

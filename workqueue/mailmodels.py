@@ -74,10 +74,24 @@ class InboundMessage(QueueModel, table=True):
     processed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     state: MessageState = Field(sa_type=string_enum(MessageState, "message_state"))
     detail: str | None = Field(default=None, max_length=500)  # why quarantined, what was found
-    attempts: int = 0  # processing runs started; a message that keeps killing the run stops
+    # Runs that died while working on this message alone; at `max_attempts` it is
+    # quarantined instead of stopping the mailbox for good (intake.mail.mailbox).
+    attempts: int = 0
+    # Set, committed, while a run works on this message alone (parsing it, queueing what
+    # was read from it): a run that dies with it set counts an attempt against it.
+    working_since: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set while its attachments are with the readers together with its batch's: a run
+    # that dies then makes it a suspect, retried alone, with no attempt counted.
+    reading_since: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reason_code: str | None = Field(default=None, max_length=40)  # why quarantined
+    reason_sv: str | None = Field(default=None, max_length=500)  # the same, for people
     destination: str | None = Field(default=None, max_length=200)  # folder it goes to
     moved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     duplicate_of: int | None = Field(default=None, foreign_key="inbound_messages.id")
+    # A reviewer's release of a quarantined message (workqueue/quarantine.py): the
+    # poller processes it once more from its stored bytes, whatever folder it sits in.
+    released_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    released_by: int | None = Field(default=None, foreign_key="reviewers.id")
 
 
 class InboundAttachment(QueueModel, table=True):
@@ -93,7 +107,9 @@ class InboundAttachment(QueueModel, table=True):
     size: int
     sha256: str = Field(max_length=64, index=True)
     outcome: AttachmentOutcome = Field(sa_type=string_enum(AttachmentOutcome, "attachment_outcome"))
-    detail: str | None = Field(default=None, max_length=500)
+    detail: str | None = Field(default=None, max_length=500)  # English, for the operator
+    reason_code: str | None = Field(default=None, max_length=40)  # workqueue.reasons
+    reason_sv: str | None = Field(default=None, max_length=500)  # the same, for people
     duplicate_of_submission: int | None = Field(default=None, foreign_key="submissions.id")
 
 

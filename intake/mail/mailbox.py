@@ -21,11 +21,19 @@ step committed before the next begins:
 A crash anywhere leaves a state the next pass finishes: before step 2 the
 message is simply new again; between 2 and 3 it is `received` and is
 processed from the stored bytes; between 3 and 4 it is finished and only
-moved. Processing is counted (`attempts`), so a message that kills the
-poller itself every time is quarantined after `max_attempts` instead of
-stopping the mailbox for good. Nothing is deleted, ever.
+moved. A run marks, committed, what it works on: a batch together
+(`reading_since`), or one message alone (`working_since`). The next run
+charges an attempt only to a message a dead run was working on alone, and
+first retries each message a dead run left unfinished on its own, in a
+fresh reader; so a message that kills the poller every time is quarantined
+after `max_attempts` of its own deaths, and its neighbours never are. A
+message released by a reviewer, or moved back to the inbox by a person, gets
+one such try. A fault of ours (`intake.mail.storage`: the data folder, the
+database) charges nobody: the marks are taken back and the run exits 75.
+Nothing is deleted, ever.
 
-What each attachment becomes is `intake.mail.outcomes`, the answers to the
+Step 2 (recording, and a person's move back) is `intake.mail.recording`,
+what each attachment becomes `intake.mail.outcomes`, the answers to the
 sender `intake.mail.replies`, step 4 and the moves a dead run did not write
 down `intake.mail.moves`; the pass is set up with an
 `intake.mail.policy.MailboxPolicy`.
@@ -48,13 +56,15 @@ header has it: `<...>`; `record_id` is its row in `inbound_messages`):
 * `message.moved` (info): uid, folder, to_folder; `message.move_settled`
   for a move found done by an earlier run.
 
-A lost connection is `pass.reconnecting` (warning) with the reason.
+A lost connection is `pass.reconnecting` (warning) with the reason; a run
+found dead on a message `message.interrupted` (warning, with attempts); a
+quarantined message a person moved back `message.moved_back`; a fault of our
+own `pass.storage_fault` (info: the command line prints the one line).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -65,6 +75,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from intake.mail.headers import HeaderInfo, bracketed
+from intake.mail.inflight import charge_dead_runs, is_suspect, mark_in_flight, take_back_marks
 from intake.mail.message import MessageRejected, ParsedMessage, parse_header, parse_message
 from intake.mail.moves import move_message, settle_moves
 from intake.mail.outcomes import (
@@ -75,6 +86,7 @@ from intake.mail.outcomes import (
     skipped_row,
 )
 from intake.mail.policy import MailboxPolicy
+from intake.mail.recording import log_moved_back, moved_back, record_uid, reopen
 from intake.mail.replies import (
     log_reply,
     may_reply,
@@ -82,8 +94,9 @@ from intake.mail.replies import (
     queue_rejection,
     queue_reply,
 )
+from intake.mail.storage import OUR_FAULTS, check_storage, storage_fault
 from intake.mail.types import MailboxUnavailable, MailSource, MessageMeta
-from intake.mail.workers import ReadFailure
+from intake.mail.workers import ReaderPool, ReadFailure
 from intake.scan import IntakeContext, ScannedFile
 from workqueue import (
     AttachmentOutcome,
@@ -91,9 +104,10 @@ from workqueue import (
     InboundMessage,
     MessageState,
     OutboundMail,
+    ReasonCode,
     first_submission_for_file,
-    message_by_content,
     messages_at,
+    released_messages,
 )
 
 # MailboxPolicy and MailSource are here for the callers that set up a pass from this module.
@@ -107,7 +121,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
 
 class Scanner(Protocol):
     """Reads attachments (in child processes): `intake.mail.workers.ReaderPool`."""
@@ -149,7 +162,7 @@ class PollSummary:
 
 @dataclass
 class _Work:
-    uid: int
+    uid: int | None  # None: a released message that is not in this folder
     record_id: int
     parsed: ParsedMessage | None = None
     fresh: list[int] = field(default_factory=list)  # indexes into parsed.attachments to read
@@ -173,6 +186,7 @@ class MailboxPass:
         checkpoint: Checkpoint | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         max_reconnects: int = 3,
+        min_free_bytes: int = 0,
     ) -> None:
         self.source = source
         self.engine = engine
@@ -185,16 +199,39 @@ class MailboxPass:
         self.checkpoint = checkpoint or _no_checkpoint
         self.should_stop = should_stop
         self.max_reconnects = max_reconnects
+        self.min_free_bytes = min_free_bytes
+        # Records this run marked in flight (`reading_since`, `working_since`): undone
+        # when the pass stops for a fault of our own, so no message is charged for it.
+        self._in_flight: set[int] = set()
 
     def run(self) -> PollSummary:
         summary = PollSummary(self.source.account, self.source.folder)
         start = time.perf_counter()
+        check_storage([self.raw_store.root, self.image_store.root], self.min_free_bytes)
         reconnects = 0
         while True:
             try:
                 self._pass(summary)
                 break
+            except OUR_FAULTS as exc:
+                self._undo_in_flight()
+                fault = storage_fault(exc)
+                log.debug("storage fault", exc_info=True)
+                # The command line prints the one line; this is the event for the log.
+                log.info(
+                    "%s",
+                    fault.message,
+                    extra={
+                        "event": "pass.storage_fault",
+                        "account": self.source.account,
+                        "folder": self.source.folder,
+                        "reason": fault.message,
+                    },
+                )
+                raise fault from exc
             except MailboxUnavailable as exc:
+                # A lost connection is not the messages' fault either.
+                self._undo_in_flight()
                 # Everything done so far is committed; a new pass picks up from there.
                 if reconnects >= self.max_reconnects:
                     raise
@@ -226,12 +263,41 @@ class MailboxPass:
         uids = source.uids()
         with Session(self.engine) as session:
             settle_moves(session, source, uidvalidity, set(uids), self.now())
+            self._recover(session)
             known = messages_at(session, source.account, source.folder, uidvalidity, uids)
+            for uid, record in known.items():
+                if moved_back(record):  # the same UID again: a folder keeps file names
+                    reopen(session, record, self.now())
+                    log_moved_back(record, uid, source.folder)
+            session.commit()
             to_move = [(u, m.id) for u, m in known.items() if m.state != MessageState.RECEIVED]
-            to_process = [(u, m.id) for u, m in known.items() if m.state == MessageState.RECEIVED]
+            received = {m.id: m for m in known.values() if m.state == MessageState.RECEIVED}
+            to_process = [(u, m.id) for u, m in known.items() if m.id in received]
+            suspects = {i for i, m in received.items() if is_suspect(m)}
+            # Released by a reviewer, wherever the message now sits: from its stored bytes.
+            elsewhere = [
+                (None, m.id)
+                for m in released_messages(session, source.account)
+                if m.id not in received
+            ]
         for uid, record_id in to_move:
             assert record_id is not None
             self._move(uid, record_id, summary)
+        # Messages a dead run left unfinished (or a person released), one at a time, in a
+        # fresh reader, before they can take a batch down with them.
+        alone: list[tuple[int | None, int | None]] = [*elsewhere]
+        # Those never charged first: a neighbour of a poison message is through before
+        # the poison gets its next try.
+        alone += sorted(
+            ((u, r) for u, r in to_process if r in suspects),
+            key=lambda item: (received[item[1]].attempts, item[1] or 0),
+        )
+        for maybe_uid, record_id in alone:
+            if self.should_stop():
+                return
+            assert record_id is not None
+            self._process_alone(maybe_uid, record_id, summary)
+        to_process = [(u, r) for u, r in to_process if r not in suspects]
         new = [u for u in uids if u not in known]
         relocated: set[int] = set()
         for chunk_start in range(0, len(new), 200):
@@ -243,9 +309,11 @@ class MailboxPass:
                 meta = metas.get(uid)
                 if meta is None:  # gone meanwhile (another client moved it)
                     continue
-                record_id, final = self._record(uid, uidvalidity, meta, relocated, summary)
+                record_id, final, retry = self._record(uid, uidvalidity, meta, relocated, summary)
                 if final:
                     self._move(uid, record_id, summary)
+                elif retry:
+                    self._process_alone(uid, record_id, summary)
                 else:
                     to_process.append((uid, record_id))
         ordered = sorted(to_process, key=lambda item: item[1] or 0)
@@ -255,15 +323,18 @@ class MailboxPass:
             batch = ordered[start : start + policy.batch_size]
             self._process_batch([(u, r) for u, r in batch if r is not None], summary)
 
-    def _over_caps(self, meta: MessageMeta) -> str | None:
-        limits = self.policy.limits
-        if meta.size > limits.max_bytes:
-            return f"message is {meta.size} bytes, over the cap of {limits.max_bytes}"
-        if meta.parts > limits.max_parts:
-            return f"message has {meta.parts} MIME parts, over the cap of {limits.max_parts}"
-        if meta.depth > limits.max_depth:
-            return f"message nests {meta.depth} levels deep, over the cap of {limits.max_depth}"
-        return None
+    # -- runs that died, faults of our own ------------------------------------------
+
+    def _recover(self, session: Session) -> None:
+        charge_dead_runs(session, self.source.account, self.source.folder)
+
+    def _mark(self, record_ids: Sequence[int], *, alone: bool) -> None:
+        mark_in_flight(self.engine, record_ids, alone=alone, now=self.now())
+        self._in_flight.update(record_ids)
+
+    def _undo_in_flight(self) -> None:
+        ids, self._in_flight = sorted(self._in_flight), set()
+        take_back_marks(self.engine, ids)
 
     def _record(
         self,
@@ -272,86 +343,43 @@ class MailboxPass:
         meta: MessageMeta,
         relocated: set[int],
         summary: PollSummary,
-    ) -> tuple[int, bool]:
-        """Record a new UID (or re-find its message); returns (record id, finished?)."""
-        source = self.source
-        over = self._over_caps(meta)
-        # Only the header of a message over the caps: it is never decoded, and it stays
-        # in the mailbox (Quarantine) for a person.
-        raw = source.fetch_header(uid) if over else source.fetch(uid)
-        sha = hashlib.sha256(raw).hexdigest()
-        with Session(self.engine) as session:
-            seen = message_by_content(session, source.account, sha)
-            if seen is not None and seen.id is not None:
-                summary.skipped += 1
-                if seen.id not in relocated:
-                    # Same bytes under a new UID: a UIDVALIDITY reset, or moved back by hand.
-                    seen.folder, seen.uidvalidity, seen.uid = source.folder, uidvalidity, uid
-                    seen.moved_at = None
-                    session.add(seen)
-                    session.commit()
-                    relocated.add(seen.id)
-                log.info(
-                    "UID %d has the bytes of a message recorded before",
-                    uid,
-                    extra={
-                        "event": "message.seen_before",
-                        "message_id": bracketed(seen.message_id),
-                        "record_id": seen.id,
-                        "uid": uid,
-                        "folder": source.folder,
-                        "uidvalidity": uidvalidity,
-                        "sha256": sha,
-                        "state": seen.state.value,
-                    },
-                )
-                return seen.id, seen.state != MessageState.RECEIVED
-            self.raw_store.put(raw)
-            # parse_header reads only the header block (capped), and never raises.
-            header = parse_header(raw, own_addresses=(self.policy.mailbox_address,))
-            record = InboundMessage(
-                account=source.account,
-                folder=source.folder,
-                uidvalidity=uidvalidity,
-                uid=uid,
-                source_key=getattr(source, "key", lambda _u: None)(uid),
-                message_id=header.message_id,
-                sha256=sha,
-                size=meta.size,
-                raw_stored=over is None,
-                sender=header.sender,
-                subject=header.subject[:500],
-                sent_at=header.sent_at,
-                recorded_at=self.now(),
-                state=MessageState.RECEIVED,
-                detail=over,
-            )
-            session.add(record)
-            session.commit()
-            assert record.id is not None
+    ) -> tuple[int, bool, bool]:
+        """Record a new UID (or re-find its message); returns (record id, finished?, alone?)."""
+        recorded = record_uid(
+            self.source,
+            self.engine,
+            uid,
+            uidvalidity,
+            meta,
+            relocated,
+            policy=self.policy,
+            raw_store=self.raw_store,
+            now=self.now,
+        )
+        if recorded.new:
             summary.read += 1
-            log.info(
-                "UID %d of %s recorded",
-                uid,
-                source.folder,
-                extra={
-                    "event": "message.recorded",
-                    "message_id": bracketed(header.message_id),
-                    "record_id": record.id,
-                    "uid": uid,
-                    "folder": source.folder,
-                    "uidvalidity": uidvalidity,
-                    "sha256": sha,
-                    "size": meta.size,
-                    "sender": header.sender,
-                },
-            )
-            self.checkpoint("recorded", record.id)
-            return record.id, False
+            self.checkpoint("recorded", recorded.record_id)
+        elif not recorded.retry:
+            summary.skipped += 1
+        return recorded.record_id, recorded.finished, recorded.retry
 
     # -- step 3: process ------------------------------------------------------------
 
-    def _process_batch(self, batch: list[tuple[int, int]], summary: PollSummary) -> None:
+    def _process_alone(self, uid: int | None, record_id: int, summary: PollSummary) -> None:
+        """One message on its own: a run that dies now is charged to it alone."""
+        if isinstance(self.scanner, ReaderPool):
+            self.scanner.renew()  # a fresh reader, nothing left over from its neighbours
+        self._mark([record_id], alone=True)
+        self.checkpoint("working", record_id)
+        self._process_batch([(uid, record_id)], summary, marked=True)
+
+    def _process_batch(
+        self, batch: list[tuple[int | None, int]], summary: PollSummary, *, marked: bool = False
+    ) -> None:
+        if not marked:
+            # A run that dies in a batch charges none of it: the unfinished ones are
+            # retried alone by the next run (`_recover`).
+            self._mark([record_id for _uid, record_id in batch], alone=False)
         works: list[_Work] = []
         for uid, record_id in batch:
             work = self._prepare(uid, record_id, summary)
@@ -383,27 +411,28 @@ class MailboxPass:
             self._finish(work, summary)
             self._move(work.uid, work.record_id, summary)
 
-    def _prepare(self, uid: int, record_id: int, summary: PollSummary) -> _Work | None:
-        """Count the attempt, parse the message; quarantine it here when that fails."""
+    def _prepare(self, uid: int | None, record_id: int, summary: PollSummary) -> _Work | None:
+        """Parse the message; quarantine it here when that fails, or when runs keep dying on it."""
         policy = self.policy
         with Session(self.engine) as session:
             record = session.get(InboundMessage, record_id)
             assert record is not None
-            record.attempts += 1
-            session.add(record)
-            session.commit()
             attempts, raw_stored, sha, over = (
                 record.attempts,
                 record.raw_stored,
                 record.sha256,
                 record.detail,
             )
-        if attempts > policy.max_attempts:
+            # A released message gets one more try, not another three.
+            limit = 1 if record.released_at is not None else policy.max_attempts
+        if attempts >= limit:
+            # English for the operator; workqueue.quarantine matches this wording.
             self._quarantine(
                 record_id,
-                f"processing stopped {attempts - 1} times before it finished",
+                f"processing stopped {attempts} times before it finished",
                 "Meddelandet kunde inte behandlas automatiskt. En handläggare tittar på det.",
                 summary,
+                code=ReasonCode.KEPT_FAILING,
             )
             self._move(uid, record_id, summary)
             return None
@@ -415,6 +444,7 @@ class MailboxPass:
                 over_caps_swedish(over or "", policy.limits),
                 summary,
                 header=parse_header(raw, own_addresses=(policy.mailbox_address,)),
+                code=ReasonCode.OVER_CAPS,
             )
             self._move(uid, record_id, summary)
             return None
@@ -427,6 +457,7 @@ class MailboxPass:
                 exc.customer_message,
                 summary,
                 header=parse_header(raw, own_addresses=(policy.mailbox_address,)),
+                code=ReasonCode.REJECTED,
             )
             self._move(uid, record_id, summary)
             return None
@@ -440,6 +471,7 @@ class MailboxPass:
         summary: PollSummary,
         *,
         header: HeaderInfo | None = None,
+        code: str,
     ) -> None:
         mail: OutboundMail | None = None
         with Session(self.engine) as session:
@@ -447,6 +479,9 @@ class MailboxPass:
             assert record is not None
             record.state = MessageState.QUARANTINED
             record.detail = reason[:500]
+            record.reason_code = code
+            record.reason_sv = customer_reason[:500]
+            record.working_since = record.reading_since = None
             record.destination = self.policy.quarantine_folder
             record.processed_at = self.now()
             session.add(record)
@@ -471,6 +506,7 @@ class MailboxPass:
         summary.replies += mail is not None
         summary.quarantined += 1
         summary.processed += 1
+        self._in_flight.discard(record_id)
         self.checkpoint("committed", record_id)
 
     def _finish(self, work: _Work, summary: PollSummary) -> None:
@@ -510,6 +546,7 @@ class MailboxPass:
             record.destination = policy.processed_folder
             record.processed_at = now
             record.detail = _message_detail(parsed)
+            record.working_since = record.reading_since = None
             session.add(record)
             if may_reply(parsed.header):
                 mail = queue_reply(session, record, parsed, report, policy=policy, now=now)
@@ -522,11 +559,16 @@ class MailboxPass:
         summary.queued += any(o.outcome is AttachmentOutcome.QUEUED for o in outcomes)
         summary.replies += mail is not None
         summary.processed += 1
+        self._in_flight.discard(work.record_id)
         self.checkpoint("committed", work.record_id)
 
     # -- step 4: move ---------------------------------------------------------------
 
-    def _move(self, uid: int, record_id: int, summary: PollSummary) -> None:
+    def _move(self, uid: int | None, record_id: int, summary: PollSummary) -> None:
+        if uid is None:
+            # Released where it sat (in Quarantine, say): a person files it by hand; the
+            # record says where it belongs now.
+            return
         move_message(
             self.source,
             self.engine,

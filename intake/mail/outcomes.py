@@ -32,6 +32,7 @@ from workqueue import (
     MessageState,
     NewFinding,
     NewSubmission,
+    ReasonCode,
     enqueue,
     first_submission_for_file,
     note_resent,
@@ -45,8 +46,10 @@ log = logging.getLogger(__name__)
 @dataclass
 class Outcome:
     outcome: AttachmentOutcome
-    detail: str | None  # English, for the operator
+    detail: str | None  # English, for the operator: a sentence, never an exception's words
     duplicate_of: int | None = None
+    reason_code: str | None = None  # workqueue.reasons; None for a file read and queued
+    reason_sv: str | None = None  # the same for people, when it says more than the code
     submissions: int = 0
     section: str | None = None  # where the receipt lists it
     entry: dict[str, object] = field(default_factory=dict)
@@ -71,12 +74,17 @@ def attachment_outcome(
             AttachmentOutcome.DUPLICATE,
             f"same file as submission {earlier.id}",
             duplicate_of=earlier.id,
+            reason_code=ReasonCode.DUPLICATE,
             section="duplicates",
             entry={"file": att.filename, "received_on": earlier.created_at},
         )
     if result is None:
         # Not read: the same bytes came earlier in this mail and were queued there.
-        return Outcome(AttachmentOutcome.DUPLICATE, "same file earlier in this mail")
+        return Outcome(
+            AttachmentOutcome.DUPLICATE,
+            "same file earlier in this mail",
+            reason_code=ReasonCode.DUPLICATE_IN_MAIL,
+        )
     if isinstance(result, ReadFailure):
         enqueue(
             session,
@@ -99,13 +107,19 @@ def attachment_outcome(
         return Outcome(
             AttachmentOutcome.QUEUED,
             result.message,
+            reason_code=_FAILURE_CODES[result.kind],
+            reason_sv=result.customer_message,
             submissions=1,
             section="unreadable",
             entry={"file": att.filename, "reason": result.customer_message},
         )
     file_result = finish_file(session, result, intake)
     if _only_small_images(file_result, min_page_pixels):
-        return Outcome(AttachmentOutcome.IGNORED, "an image too small to be a page")
+        return Outcome(
+            AttachmentOutcome.IGNORED,
+            "an image too small to be a page",
+            reason_code=ReasonCode.TOO_SMALL,
+        )
     news = to_new_submissions(file_result, source_kind="mail")
     for new in news:
         enqueue(session, image_store, replace(new, inbound_message_id=record.id))
@@ -129,6 +143,8 @@ def attachment_outcome(
     return Outcome(
         AttachmentOutcome.QUEUED,
         "no page could be read",
+        reason_code=ReasonCode.UNREADABLE,
+        reason_sv=unreadable_reason(file_result),
         submissions=len(news),
         section="unreadable",
         entry={"file": att.filename, "reason": unreadable_reason(file_result)},
@@ -148,6 +164,8 @@ def attachment_row(
         sha256=att.sha256,
         outcome=outcome.outcome,
         detail=outcome.detail and outcome.detail[:500],
+        reason_code=outcome.reason_code,
+        reason_sv=outcome.reason_sv and outcome.reason_sv[:500],
         duplicate_of_submission=outcome.duplicate_of,
     )
 
@@ -159,11 +177,20 @@ def skipped_row(message_id: int, position: int, part: SkippedPart) -> InboundAtt
         filename=part.filename[:300],
         declared_type=part.declared_type[:100],
         detected_type=part.detected_type[:40],
-        size=0,
-        sha256="",
+        size=part.size,
+        sha256=part.sha256,
         outcome=AttachmentOutcome.REJECTED,
         detail=part.reason[:500],
+        reason_code=ReasonCode.NOT_A_SCAN,
+        reason_sv=part.customer_reason[:500],
     )
+
+
+_FAILURE_CODES = {
+    "timeout": ReasonCode.READ_TIMEOUT,
+    "memory": ReasonCode.READ_MEMORY,
+    "crashed": ReasonCode.READ_FAILED,
+}
 
 
 def _only_small_images(result: FileResult, min_pixels: int) -> bool:

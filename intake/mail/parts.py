@@ -70,6 +70,8 @@ class SkippedPart:
     detected_type: str
     reason: str  # English, short
     customer_reason: str  # Swedish: what was wrong and what to do
+    size: int  # of the decoded part: a rejected file is recorded as what it was
+    sha256: str
 
 
 class Parts(NamedTuple):
@@ -265,6 +267,8 @@ class _Walk:
                 detected_type=kind,
                 reason=reason,
                 customer_reason=customer_reason,
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
             )
         )
 

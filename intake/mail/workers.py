@@ -27,7 +27,10 @@ Children are started with the "spawn" method (a fresh interpreter: no copy of
 the parent's threads, locks or database connections), with
 `OMP_THREAD_LIMIT=1` (one single-threaded reader per core, DESIGN.md). Their
 stdout and stderr (Tesseract's and pdfium's chatter, a segfault's traceback)
-come back through a pipe into this module's logger, never to the terminal.
+come back through a pipe into this module's logger at debug level, never to
+the terminal: what goes out at the default level is one line per event, and
+a `ReadFailure` says what happened in a sentence, never with the exception's
+own words (those are in the log).
 Each child blocks a thread on a pipe whose other end only the parent holds:
 when the parent dies, even by SIGKILL, the pipe closes and the child exits,
 so no reader is ever orphaned. (Spawning also starts multiprocessing's
@@ -242,6 +245,7 @@ class _Child:
     output: Connection  # the read end of the child's stdout and stderr
     started: float
     ready: bool = False
+    used: bool = False  # has read something: `renew` replaces it
     task: int | None = None
     deadline: float = math.inf
     partial: bytearray = field(default_factory=bytearray)  # output after the last newline
@@ -389,6 +393,17 @@ class ReaderPool:
             # one has nothing worth waiting for.
             self._stop(child, kill=child.task is not None or not child.ready)
 
+    def renew(self) -> None:
+        """Replace every reader that has read anything, so the next file meets a fresh one.
+
+        For a message a run died on: nothing another message left in a reader's
+        heap (or its Tesseract) can be what fails it again. Readers not yet used
+        are kept, so a new run's first suspect costs no extra start-up.
+        """
+        for child in list(self._children):
+            if child.used and child.task is None:
+                self._replace(child, kill=False)
+
     # -- reading -----------------------------------------------------------------------------
 
     def scan_many(self, items: Sequence[tuple[bytes, str]]) -> list[ScannedFile | ReadFailure]:
@@ -429,6 +444,7 @@ class ReaderPool:
 
     def _hand(self, child: _Child, index: int, items: Sequence[tuple[bytes, str]]) -> None:
         child.task = index
+        child.used = True
         child.deadline = time.monotonic() + self._limits.seconds
         # A dead child's sentinel says so in a moment, and the task is retried.
         with contextlib.suppress(OSError):
@@ -509,15 +525,18 @@ class ReaderPool:
             log.warning("reading %s ran out of memory (limit %s): %s", name, limit, payload)
             results[index] = ReadFailure(
                 "memory",
-                f"reading {name} needed more than the reader's {limit} of memory ({payload})",
+                f"reading {name} needed more than the reader's {limit} of memory",
                 "Filen kräver för mycket minne för att kunna läsas maskinellt.",
             )
         else:
-            log.error("reading %s failed:\n%s", name, payload)
+            # An exception in the reading code: one line for the log, the traceback only
+            # at debug; the stored reason is a sentence, never the exception's words.
             last = str(payload).splitlines()[-1] if payload else "no message"
+            log.warning("reading %s failed in the reader: %s", name, last)
+            log.debug("reading %s failed in the reader:\n%s", name, payload)
             results[index] = ReadFailure(
                 "crashed",
-                f"reading {name} failed: {last}",
+                f"reading {name} stopped on an error in the reading code (details in the log)",
                 "Filen kunde inte läsas maskinellt: läsningen avbröts av ett fel.",
             )
 
@@ -535,7 +554,9 @@ class ReaderPool:
         tail = self._replace(child, kill=False)
         if index is None:
             state = "while idle" if child.ready else "while setting up"
-            log.warning("reader %d %s %s%s", child.pid, how, state, f":\n{tail}" if tail else "")
+            log.warning("reader %d %s %s", child.pid, how, state)
+            if tail:
+                log.debug("reader %d's last output:\n%s", child.pid, tail)
             if not child.ready:
                 self._setup_deaths += 1
                 if self._setup_deaths >= SETUP_ATTEMPTS:
@@ -543,14 +564,12 @@ class ReaderPool:
             return
         name = items[index][1]
         crashes[index] += 1
+        # One line at the default level; a segfault's traceback only at debug (-vv).
         log.warning(
-            "reader %d %s while reading %s (attempt %d)%s",
-            child.pid,
-            how,
-            name,
-            crashes[index],
-            f"; its last output:\n{tail}" if tail else "",
+            "reader %d %s while reading %s (attempt %d)", child.pid, how, name, crashes[index]
         )
+        if tail:
+            log.debug("reader %d's last output:\n%s", child.pid, tail)
         if crashes[index] <= self._crash_retries:
             todo.appendleft(index)
             return

@@ -18,6 +18,7 @@ applied.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,6 +33,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from forms import MM_PER_INCH, PAGE_HEIGHT_MM
 from intake.errors import InputRejected
 from intake.scan.model import Gray, PageImage
+
+# The libraries' own words (pdfium, Pillow) go here, for the operator; the
+# reasons people see are our sentences.
+log = logging.getLogger(__name__)
 
 POINTS_PER_INCH = 72.0
 A4_LONG_INCH = PAGE_HEIGHT_MM / MM_PER_INCH
@@ -142,7 +147,8 @@ def _open_pdf(data: bytes) -> pdfium.PdfDocument:
         if b"%%EOF" not in data[-2048:]:
             raise _reject("the PDF is truncated (it ends before its end-of-file marker)",
                           "PDF-filen är ofullständig. Skicka den igen.") from exc
-        raise _reject(f"the PDF is damaged and cannot be opened ({exc})",
+        log.info("pdfium cannot open the PDF: %s", exc)
+        raise _reject("the PDF is damaged and cannot be opened",
                       "PDF-filen är skadad och kan inte öppnas.") from exc
 
 
@@ -159,7 +165,8 @@ def _pdf_pages(data: bytes, name: str, limits: PageLimits) -> list[PageImage]:
             try:
                 pixels, dpi = _pdf_page(page, index, limits)
             except pdfium.PdfiumError as exc:
-                raise _reject(f"page {index + 1} of the PDF cannot be rendered ({exc})",
+                log.info("pdfium cannot render page %d: %s", index + 1, exc)
+                raise _reject(f"page {index + 1} of the PDF cannot be rendered",
                               f"Sidan {index + 1} i PDF-filen kan inte läsas.") from exc
             finally:
                 page.close()
@@ -307,10 +314,12 @@ def _image_pages(data: bytes, name: str, kind: FileType, limits: PageLimits) -> 
                 pages.append(PageImage(name, index, gray, dpi))
             return pages
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise _reject(f"the image has too many pixels ({exc})",
+            log.info("Pillow refuses the image: %s", exc)
+            raise _reject("the image has too many pixels",
                           "Bilden är för stor för att läsas.") from exc
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise _reject(f"the {kind.value} image is damaged or truncated ({exc})",
+            log.info("Pillow cannot decode the %s image: %s", kind.value, exc)
+            raise _reject(f"the {kind.value} image is damaged or truncated",
                           "Bildfilen är skadad eller ofullständig. Skicka den igen.") from exc
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,7 @@ from typing import Protocol
 
 import cv2
 import numpy as np
+import pypdfium2 as pdfium
 from sqlmodel import Session
 
 from forms import FormKind, QrPayload, form_spec, sign_payload
@@ -68,6 +70,9 @@ from workqueue import (
 
 # A page with less ink than this share of its pixels is a separator sheet.
 BLANK_PAGE_INK = 0.002
+
+
+log = logging.getLogger(__name__)
 
 
 class TemplateSource(Protocol):
@@ -305,7 +310,16 @@ def scan_file(
     """
     sha = hashlib.sha256(data).hexdigest()
     try:
-        pages = extract_pages(data, name, limits=ctx.limits)
+        try:
+            pages = extract_pages(data, name, limits=ctx.limits)
+        except pdfium.PdfiumError as exc:
+            # A PDF pdfium opened but cannot walk (a page that will not load): the file's
+            # fault, said in a sentence; pdfium's own words go to the log only.
+            log.info("pdfium cannot read %s: %s", name, exc)
+            raise InputRejected(
+                "the PDF is damaged: a page cannot be loaded",
+                "PDF-filen är skadad och kan inte läsas.",
+            ) from exc
     except InputRejected as exc:
         doc = DocumentResult(kind=None, form_id=None, unreadable_reason=exc.message)
         doc.findings.append(Finding("file.rejected", Severity.BLOCKING, exc.customer_message))

@@ -104,7 +104,9 @@ def poll(
     """One pass over the mailbox, for cron: record, read, queue, reply, move.
 
     Exit 0 when the pass completed; 75 when the mailbox or the database could not
-    be reached or another run holds the mailbox (cron simply tries again); 77 when
+    be reached, the data directory cannot be written or is short of space
+    (KOPPLINGAR_MIN_FREE_MB), or another run holds the mailbox (cron simply tries
+    again, and no message is charged for it); 77 when
     the login was refused; 66 when --folder does not exist; 78 when the
     configuration is missing or unsafe.
     """

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from kopplingar.database import upgrade_all
 from registry import make_engine
-from tests.intake.mailenv import message
+from tests.intake.mailenv import message, scan
 from tests.kopplingar.child import CLI, kopplingar
 from tests.mailboxes import MailboxUser
 
@@ -62,6 +62,36 @@ def test_poll_a_folder_prints_a_summary_and_exits_0(engine: Engine, tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert "1 read, 0 queued" in done.stdout and "1 moved" in done.stdout
     assert "waiting in the outbox" in done.stderr
+    assert (inbox / "Processed" / "1.eml").exists()
+
+
+def test_poll_with_a_broken_image_folder_exits_75_in_one_line_and_charges_nobody(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # Root ignores permissions, so the images folder is broken the way a full or
+    # read-only disk breaks it for everyone: a file stands where each of its
+    # two-letter sub-folders would go.
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    form = "020-fax-pdf.pdf"
+    (inbox / "1.eml").write_bytes(message("anna@kund.se", "Blankett", [(form, scan(form))]))
+    images = tmp_path / "data" / "images"
+    images.mkdir(parents=True)
+    for n in range(256):
+        (images / f"{n:02x}").write_bytes(b"")
+    env = _env(engine, tmp_path)
+    for _ in range(4):  # more runs than the attempts a message is allowed
+        broken = kopplingar("intake", "poll", "--folder", str(inbox), env=env, cwd=tmp_path)
+        assert broken.returncode == 75, broken.stderr
+        assert "Traceback" not in broken.stderr
+        [line] = broken.stderr.strip().splitlines()
+        assert line.startswith("kopplingar: the data folder failed"), line
+        assert (inbox / "1.eml").exists()
+    for entry in images.iterdir():
+        entry.unlink()
+    healthy = kopplingar("intake", "poll", "--folder", str(inbox), env=env, cwd=tmp_path)
+    assert healthy.returncode == 0, healthy.stderr
+    assert "1 queued" in healthy.stdout and "0 quarantined" in healthy.stdout, healthy.stdout
     assert (inbox / "Processed" / "1.eml").exists()
 
 

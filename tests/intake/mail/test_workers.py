@@ -383,7 +383,7 @@ def test_a_reader_that_dies_on_every_attempt_is_a_crash_and_the_next_file_is_rea
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="intake.mail.workers")
+    caplog.set_level(logging.DEBUG, logger="intake.mail.workers")
     started = Started({0: [signal.SIGSEGV, signal.SIGKILL]})
     with ReaderPool(ReaderSetup(ctx, corpus_url), jobs=1, on_start=started) as pool:
         crashed, normal = pool.scan_many([corpus("001-office-pdf.pdf"), (b"", "tom.pdf")])
@@ -391,9 +391,12 @@ def test_a_reader_that_dies_on_every_attempt_is_a_crash_and_the_next_file_is_rea
     assert "SIGKILL" in crashed.message and "2 attempts" in crashed.message
     assert len(started.pids(0)) == 2, "one retry (crash_retries=1)"
     assert isinstance(normal, ScannedFile) and normal.rejected
-    # The segfault's traceback (faulthandler) went to the log, not to our stderr.
+    # The segfault's traceback (faulthandler) went to the log at debug, not to our stderr;
+    # what is logged at the default level is one line each.
     assert "SIGSEGV" in caplog.text and "Segmentation fault" in caplog.text
     assert "Segmentation fault" not in capfd.readouterr().err
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert loud and all("\n" not in line and "Segmentation" not in line for line in loud)
 
 
 class FailingTemplates(RenderedTemplates):
@@ -407,16 +410,22 @@ class FailingTemplates(RenderedTemplates):
 def test_an_exception_in_a_reader_fails_that_file_once_and_the_reader_stays(
     ctx: IntakeContext, corpus_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="intake.mail.workers")
     broken = IntakeContext(qr_key=ctx.qr_key, templates=FailingTemplates(MAILBOX), today=ctx.today)
     started = Started()
     with ReaderPool(ReaderSetup(broken, corpus_url), jobs=1, on_start=started) as pool:
         failed, normal = pool.scan_many([corpus("001-office-pdf.pdf"), (b"", "tom.pdf")])
     assert isinstance(failed, ReadFailure) and failed.kind == "crashed"
-    assert "RuntimeError: no expected page for" in failed.message
+    # A sentence for people; the exception's words and traceback only in the log.
+    assert "RuntimeError" not in failed.message and "no expected page" not in failed.message
+    assert failed.message.endswith("(details in the log)")
     assert isinstance(normal, ScannedFile)
     assert len(started.pids(0)) == 1, "no retry: it would fail the same way"
     assert started.pids(0) == started.pids(1), "the same reader read on"
     assert "Traceback" in caplog.text
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("RuntimeError: no expected page for" in line for line in loud)
+    assert all("\n" not in line for line in loud)
 
 
 def test_a_reader_that_cannot_reach_the_database_is_a_set_up_error(

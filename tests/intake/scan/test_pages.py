@@ -68,6 +68,21 @@ def test_truncated_pdf() -> None:
     assert "truncated" in _rejected(pdf[: len(pdf) * 2 // 3]).message
 
 
+def test_library_words_stay_in_the_log_not_in_the_reason(caplog: pytest.LogCaptureFixture) -> None:
+    # pdfium and Pillow explain themselves in their own terms ("Failed to load
+    # page", "image file is truncated"); the reason a person reads is ours.
+    pdf = im.issued_form(FormKind.DUAL).pdf
+    garbled = b"%PDF-1.7\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
+    jpeg = _pil(im.page(FormKind.DUAL, 100), "JPEG", quality=80)
+    caplog.set_level("INFO", logger="intake.scan.pages")
+    for data, name in ((garbled, "scan.pdf"), (jpeg[: len(jpeg) // 2], "scan.jpg")):
+        error = _rejected(data, name=name)
+        assert "(" not in error.message and "Error" not in error.message, error.message
+    assert pdf  # the issued form itself still opens (checked elsewhere); only damage is refused
+    assert any("pdfium" in r.getMessage() for r in caplog.records)
+    assert any("Pillow" in r.getMessage() for r in caplog.records)
+
+
 def test_encrypted_pdf() -> None:
     writer = pypdf.PdfWriter()
     writer.append(pypdf.PdfReader(io.BytesIO(im.issued_form(FormKind.DUAL).pdf)))
