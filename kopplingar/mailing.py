@@ -117,6 +117,7 @@ class MailIntake:
     # Validation dates ("signed in the future") follow the calendar in a watcher that
     # runs for weeks; benchmarks and tests pin the date of their corpus instead.
     follow_clock: bool = False
+    min_free_bytes: int = 0  # a pass refuses to start with less free in the data folders
 
     @contextmanager
     def readers(self, on_start: Callable[[int, int], None] | None = None) -> Iterator[ReaderPool]:
@@ -148,6 +149,7 @@ class MailIntake:
                 image_store=self.image_store,
                 should_stop=should_stop,
                 checkpoint=checkpoint,
+                min_free_bytes=self.min_free_bytes,
             ).run()
 
     def deliver_replies(self) -> DeliveryReport | None:
@@ -180,6 +182,7 @@ def build_mail_intake(settings: Settings, engine: Engine, qr_key: bytes) -> Mail
             quarantine_folder=settings.quarantine_folder,
             limits=limits,
             review_days=settings.review_days,
+            reply_max_per_hour=settings.autoreply_max_per_hour,
         ),
         intake=IntakeContext(qr_key=qr_key, templates=RenderedTemplates(settings.mailbox_address)),
         raw_store=ImageStore(data / "mail", suffix=".eml"),
@@ -191,4 +194,5 @@ def build_mail_intake(settings: Settings, engine: Engine, qr_key: bytes) -> Mail
         ),
         smtp=smtp_config(settings),
         follow_clock=True,
+        min_free_bytes=settings.min_free_mb * 1024 * 1024,
     )

@@ -11,19 +11,25 @@ filter in the templates, so it cannot add lines of its own either.
 
 Context keys (all required; "or none" means the key must be there but may be None):
 
+The three automatic replies quote nothing the sender wrote (a forged From
+would make them the attacker's mail): they name the mail by our `reference`
+and when our mailbox `received_at` it, each file by its `number` in the mail
+and its `type` (our Swedish name for what its bytes are).
+
 `receipt` (we received your mail: what we found in it)
-    original_subject  str or none; received_at  datetime (aware) or date, or none;
-    mailbox  str (our address); review_days  int; form_url  str;
-    queued  [{file: str, forms: [{kind: "dual" | "disconnect" | None,
+    reference  str; received_at  datetime (aware) or date, or none;
+    attachments  int (files in the mail); mailbox  str (our address);
+    review_days  int; form_url  str;
+    queued  [{number: int, type: str, forms: [{kind: "dual" | "disconnect" | None,
               form_id: str or none (10 characters, no hyphens), pages: [int] (0-based)}]}];
-    unreadable  [{file: str, reason: str (Swedish sentence)}];
-    duplicates  [{file: str, received_on: date | datetime}];
-    skipped     [{file: str, reason: str (Swedish sentence)}]
+    unreadable  [{number, type, reason: str (Swedish sentence)}];
+    duplicates  [{number, type, received_on: date | datetime}];
+    skipped     [{number, type, reason: str (Swedish sentence)}]
 `no_attachment` (the mail had no form attached)
-    original_subject  str or none; mailbox  str; form_url  str
+    reference  str; received_at  datetime or date, or none; mailbox  str; form_url  str
 `message_rejected` (the mail as a whole could not be handled)
-    original_subject  str or none; mailbox  str; reason  str (Swedish sentence);
-    max_size_mb  int; max_files  int or none; form_url  str
+    reference  str; received_at  datetime or date, or none; mailbox  str;
+    reason  str (Swedish sentence); max_size_mb  int; max_files  int or none; form_url  str
 
 Filters for the templates: `datum` (3 mars 2025, Swedish date of an aware
 datetime), `sidor` (0-based page indices as "sida 1" / "sidorna 1–3"),

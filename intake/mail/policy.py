@@ -30,6 +30,8 @@ class MailboxPolicy:
     # hold no form is a logo or an icon from a mail signature, not a scan.
     min_page_pixels: int = 400
     reply_interval: dt.timedelta = dt.timedelta(hours=1)
+    # Automatic replies to anyone within an hour; over it they are stored suppressed.
+    reply_max_per_hour: int = 200
 
     @property
     def reply_domain(self) -> str:

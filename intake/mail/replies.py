@@ -6,8 +6,19 @@ sends a receipt for something not queued, nor forgets one. Nothing goes to
 a machine (`HeaderInfo.auto_generated`: auto-replies, lists, bounces, our own
 address), nor to a sender without one valid address; the outbox keeps at
 most one automatic mail per address per `reply_interval` pending, the rest
-suppressed. The Swedish texts the sender is told about an unreadable file or
-a message over the caps are here too; the mail texts themselves are the
+suppressed, and `reply_max_per_hour` caps them all together, so a flood of
+forged senders (each a new address) cannot turn our mailbox into a mail
+cannon either: over the cap a reply is stored `suppressed` with the reason.
+
+A reply never quotes what the sender wrote: not the subject (not even in
+the reply's own Subject), not a file name. With a forged From, a quoted
+subject or file name would be the attacker's text mailed from our address
+to anyone. The mail is named by our reference (`message_reference`) and the
+day our mailbox received it, each file by its number in the mail and the
+type its bytes show; In-Reply-To still ties the answer to the mail.
+
+The Swedish texts the sender is told about an unreadable file or a message
+over the caps are here too; the mail texts themselves are the
 templates in `render/templates/mail/`.
 """
 
@@ -15,15 +26,24 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping, Sequence
 
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
 from intake.mail.headers import HeaderInfo, bracketed
 from intake.mail.message import ParsedMessage
+from intake.mail.parts import Attachment
 from intake.mail.policy import MailboxPolicy
 from intake.mail.prescan import MailLimits
 from intake.scan import FileResult
-from workqueue import InboundMessage, OutboundMail, queue_mail
+from workqueue import (
+    InboundMessage,
+    OutboundMail,
+    OutboxState,
+    file_kind,
+    message_reference,
+    queue_mail,
+)
 
 __all__ = [
     "FORM_UNREADABLE",
@@ -48,8 +68,93 @@ FORM_UNREADABLE = (
 )
 
 
+GLOBAL_CAP = dt.timedelta(hours=1)
+
+
 def may_reply(header: HeaderInfo) -> bool:
     return header.sender is not None and header.auto_generated is None
+
+
+def _numbered(
+    attachments: Sequence[Attachment], report: Mapping[str, list[dict[str, object]]]
+) -> dict[str, list[dict[str, object]]]:
+    """`report` with each file's name replaced by its number in the mail and its type.
+
+    The entries hold the attachment's own `filename` object, so identity finds
+    the right one even when two files share a name; equality is the fallback.
+    """
+    taken: set[int] = set()
+
+    def number_of(name: object) -> int:
+        for same in (lambda a: a.filename is name, lambda a: a.filename == name):
+            for index, att in enumerate(attachments):
+                if index not in taken and same(att):
+                    taken.add(index)
+                    return index
+        raise AssertionError("a report entry names no attachment of the mail")
+
+    out: dict[str, list[dict[str, object]]] = {}
+    for section, entries in report.items():
+        out[section] = []
+        for entry in entries:
+            index = number_of(entry.get("file"))
+            kept = {k: v for k, v in entry.items() if k != "file"}
+            kind = file_kind(attachments[index].detected_type)
+            out[section].append({**kept, "number": index + 1, "type": kind})
+    return out
+
+
+def _recent_automatic(session: Session, now: dt.datetime) -> int:
+    """Automatic mails queued or sent within the last `GLOBAL_CAP`, to anyone."""
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(OutboundMail)
+            .where(
+                col(OutboundMail.automatic).is_(True),
+                col(OutboundMail.state).in_((OutboxState.PENDING, OutboxState.SENT)),
+                col(OutboundMail.created_at) > now - GLOBAL_CAP,
+            )
+        ).one()
+    )
+
+
+def _queue_capped(
+    session: Session,
+    *,
+    to: str,
+    template: str,
+    context: Mapping[str, object],
+    policy: MailboxPolicy,
+    now: dt.datetime,
+    in_reply_to: str | None,
+    inbound_message_id: int | None,
+) -> OutboundMail | None:
+    """`queue_mail` with the per-address limit, then the cap on all automatic replies."""
+    # Counted before the new row is added, so the count is of the others only.
+    recent = _recent_automatic(session, now)
+    mail = queue_mail(
+        session,
+        to=to,
+        template=template,
+        context=context,
+        sender_domain=policy.reply_domain,
+        now=now,
+        in_reply_to=in_reply_to,
+        inbound_message_id=inbound_message_id,
+        min_interval=policy.reply_interval,
+    )
+    if (
+        mail is not None
+        and mail.state is OutboxState.PENDING
+        and recent >= policy.reply_max_per_hour
+    ):
+        mail.state = OutboxState.SUPPRESSED
+        mail.last_error = (
+            f"global rate limit: {recent} automatic mails in the last hour, "
+            f"the cap is {policy.reply_max_per_hour}"
+        )
+    return mail
 
 
 def queue_reply(
@@ -64,33 +169,42 @@ def queue_reply(
     """The receipt listing `report` (queued, unreadable, duplicates) and the skipped files,
     or "no attachment" when there was not even a skipped file."""
     header = parsed.header
-    assert header.sender is not None
+    assert header.sender is not None and record.id is not None
     common: dict[str, object] = {
         "mailbox": policy.mailbox_address,
-        "original_subject": header.subject or None,
+        "reference": message_reference(record.id),
+        # Ours, not the sender's Date header.
+        "received_at": record.recorded_at,
         "form_url": policy.form_url,
     }
     if not parsed.attachments and not parsed.skipped:
         template, context = "no_attachment", common
     else:
         template = "receipt"
+        first_skipped = len(parsed.attachments) + 1
         context = {
             **common,
-            **report,
-            "received_at": record.sent_at or record.recorded_at,
-            "skipped": [{"file": p.filename, "reason": p.customer_reason} for p in parsed.skipped],
+            **_numbered(parsed.attachments, report),
+            "attachments": len(parsed.attachments) + len(parsed.skipped),
+            "skipped": [
+                {
+                    "number": first_skipped + i,
+                    "type": file_kind(p.detected_type),
+                    "reason": p.customer_reason,
+                }
+                for i, p in enumerate(parsed.skipped)
+            ],
             "review_days": policy.review_days,
         }
-    return queue_mail(
+    return _queue_capped(
         session,
         to=header.sender,
         template=template,
         context=context,
-        sender_domain=policy.reply_domain,
+        policy=policy,
         now=now,
         in_reply_to=bracketed(header.message_id),
         inbound_message_id=record.id,
-        min_interval=policy.reply_interval,
     )
 
 
@@ -105,23 +219,24 @@ def queue_rejection(
 ) -> OutboundMail | None:
     """The "could not be handled" reply: why (`customer_reason`, Swedish) and what to do instead."""
     assert header.sender is not None
-    return queue_mail(
+    record = session.get(InboundMessage, record_id)
+    return _queue_capped(
         session,
         to=header.sender,
         template="message_rejected",
         context={
             "mailbox": policy.mailbox_address,
-            "original_subject": header.subject or None,
+            "reference": message_reference(record_id),
+            "received_at": record.recorded_at if record is not None else None,
             "reason": customer_reason,
             "max_size_mb": policy.limits.max_bytes // (1024 * 1024),
             "max_files": policy.limits.max_attachments,
             "form_url": policy.form_url,
         },
-        sender_domain=policy.reply_domain,
+        policy=policy,
         now=now,
         in_reply_to=bracketed(header.message_id),
         inbound_message_id=record_id,
-        min_interval=policy.reply_interval,
     )
 
 

@@ -16,22 +16,30 @@ MAILBOX = "kopplingar@example.se"
 
 def receipt_context(**changes: object) -> dict[str, object]:
     return {
-        "original_subject": "Skannade blanketter",
+        "reference": "M-41",
         "received_at": RECEIVED,
+        "attachments": 5,
         "mailbox": MAILBOX,
         "queued": [
             {
-                "file": "skanning.pdf",
+                "number": 1,
+                "type": "PDF",
                 "forms": [
                     {"kind": "dual", "form_id": "7K3QX9P2MD", "pages": [0]},
                     {"kind": "disconnect", "form_id": None, "pages": [1, 2]},
                 ],
             },
-            {"file": "foto.jpg", "forms": [{"kind": None, "form_id": None, "pages": [0]}]},
+            {
+                "number": 2,
+                "type": "JPEG-bild",
+                "forms": [{"kind": None, "form_id": None, "pages": [0]}],
+            },
         ],
-        "unreadable": [{"file": "mobilbild.jpg", "reason": "Bilden är för suddig för att läsas."}],
-        "duplicates": [{"file": "gammal.pdf", "received_on": dt.date(2025, 2, 28)}],
-        "skipped": [{"file": "bilagor.zip", "reason": "Vi öppnar inte zip-filer."}],
+        "unreadable": [
+            {"number": 3, "type": "JPEG-bild", "reason": "Bilden är för suddig för att läsas."}
+        ],
+        "duplicates": [{"number": 4, "type": "PDF", "received_on": dt.date(2025, 2, 28)}],
+        "skipped": [{"number": 5, "type": "zip-fil", "reason": "Vi öppnar inte zip-filer."}],
         "review_days": 2,
         "form_url": FORM_URL,
     } | changes
@@ -40,12 +48,14 @@ def receipt_context(**changes: object) -> dict[str, object]:
 CONTEXTS: dict[str, dict[str, object]] = {
     "receipt": receipt_context(),
     "no_attachment": {
-        "original_subject": "Bortkoppling Åkessons Bygg",
+        "reference": "M-42",
+        "received_at": RECEIVED,
         "mailbox": MAILBOX,
         "form_url": FORM_URL,
     },
     "message_rejected": {
-        "original_subject": "Alla våra blanketter",
+        "reference": "M-43",
+        "received_at": RECEIVED,
         "mailbox": MAILBOX,
         "reason": "Mejlet är 48 MB, och vi tar emot högst 25 MB.",
         "max_size_mb": 25,
@@ -58,30 +68,33 @@ CONTEXTS: dict[str, dict[str, object]] = {
 MUST_SAY = {
     "receipt": [
         "Hej!",
-        "Tack för ditt mejl ”Skannade blanketter” som kom in den 4 mars 2025.",
-        "skanning.pdf\n- Dubbelsammankoppling, blankett-id 7K3Q-X9P2-MD, sida 1\n"
+        "Tack för ditt mejl till kopplingar@example.se som kom in den 4 mars 2025.",
+        "Vårt referensnummer för det är M-41",
+        "Det hade 5 bifogade filer",
+        "Bilaga 1 (PDF)\n- Dubbelsammankoppling, blankett-id 7K3Q-X9P2-MD, sida 1\n"
         "- Bortkoppling, utan blankett-id, sidorna 2–3",
-        "foto.jpg\n- Blankett av okänd sort, utan blankett-id, sida 1",
-        "- mobilbild.jpg: Bilden är för suddig för att läsas.",
+        "Bilaga 2 (JPEG-bild)\n- Blankett av okänd sort, utan blankett-id, sida 1",
+        "- Bilaga 3 (JPEG-bild): Bilden är för suddig för att läsas.",
         "200–300 dpi",
         "alla fyra hörnmarkeringarna syns",
         "PDF eller JPEG till kopplingar@example.se",
-        "- gammal.pdf: redan mottagen den 28 februari 2025",
+        "- Bilaga 4 (PDF): redan mottagen den 28 februari 2025",
         "Du behöver inte skicka den igen.",
-        "- bilagor.zip: Vi öppnar inte zip-filer.",
+        "- Bilaga 5 (zip-fil): Vi öppnar inte zip-filer.",
         "oftast inom 2 arbetsdagar",
         "Du får ett mejl när ändringen är genomförd, eller om något behöver rättas.",
         FORM_URL,
     ],
     "no_attachment": [
-        "Ditt mejl ”Bortkoppling Åkessons Bygg” till kopplingar@example.se",
+        "Ditt mejl till kopplingar@example.se den 4 mars 2025 (vårt referensnummer M-42)",
         "ingen skannad blankett bifogad",
         "som PDF eller bild",
         "200–300 dpi",
         f"förifylld blankett på {FORM_URL}",
     ],
     "message_rejected": [
-        "Vi kunde tyvärr inte ta emot ditt mejl ”Alla våra blanketter”",
+        "Vi kunde tyvärr inte ta emot ditt mejl till kopplingar@example.se den 4 mars 2025 "
+        "(vårt referensnummer M-43).",
         "Mejlet är 48 MB, och vi tar emot högst 25 MB.",
         "högst 20 filer och högst 25 MB i varje mejl",
         "inte i en zip-fil",
@@ -90,9 +103,9 @@ MUST_SAY = {
 }
 
 SUBJECTS = {
-    "receipt": "Vi har tagit emot ditt mejl: Skannade blanketter",
-    "no_attachment": "Ingen blankett bifogad: Bortkoppling Åkessons Bygg",
-    "message_rejected": "Vi kunde inte ta emot ditt mejl: Alla våra blanketter",
+    "receipt": "Vi har tagit emot ditt mejl (M-41)",
+    "no_attachment": "Ingen blankett bifogad (M-42)",
+    "message_rejected": "Vi kunde inte ta emot ditt mejl (M-43)",
 }
 
 HOSTILE = [
@@ -127,24 +140,35 @@ def test_subject_is_one_clean_line_whatever_the_context(template: str, hostile: 
     assert mail.subject.isprintable()  # no CR, LF, NUL, escape or bidi override
     assert mail.subject == " ".join(mail.subject.split())
     assert len(mail.subject) <= 200
-    assert mail.subject.startswith(SUBJECTS[template].partition(":")[0])
+    assert mail.subject == SUBJECTS[template]  # the sender's subject is never echoed
     for line in mail.body.split("\n"):
         assert not line.startswith(("Bcc", "X-Injected")), line
         assert line.isprintable()
 
 
-def test_customer_text_in_the_body_stays_on_its_line() -> None:
+SPAM = "Vinn pengar http://evil.example"
+
+
+@pytest.mark.parametrize("template", ["receipt", "no_attachment", "message_rejected"])
+def test_automatic_replies_quote_nothing_the_sender_wrote(template: str) -> None:
+    # Whatever a caller slips in under the old keys, the automatic mails print none of it.
+    context = CONTEXTS[template] | {"original_subject": SPAM, "subject": SPAM, "file": SPAM}
+    if template == "receipt":
+        context["queued"] = [
+            {"number": 1, "type": "PDF", "file": SPAM, "forms": [{"kind": "dual",
+             "form_id": None, "pages": [0]}]}
+        ]  # fmt: skip
+    mail = render_mail(template, context)
+    assert "evil" not in mail.subject and "evil" not in mail.body
+    assert "Vinn pengar" not in mail.subject + mail.body
+
+
+def test_our_own_reasons_in_the_body_stay_on_their_line() -> None:
     context = receipt_context(
-        queued=[
-            {
-                "file": "skanning.pdf\r\nBcc: evil@example.com",
-                "forms": [{"kind": "dual", "form_id": "7K3QX9P2MD", "pages": [0]}],
-            }
-        ],
-        skipped=[{"file": "x" * 500 + ".zip", "reason": "Vi öppnar inte zip-filer."}],
+        skipped=[{"number": 5, "type": "zip-fil", "reason": "Öppnas inte.\r\nBcc: x" + "x" * 500}],
     )
     body = render_mail("receipt", context).body
-    assert "skanning.pdf Bcc: evil@example.com\n" in body
+    assert "Öppnas inte. Bcc: x" in body
     assert not any(line.startswith("Bcc") for line in body.split("\n"))
     assert max(len(line) for line in body.split("\n")) < 450
 
@@ -157,8 +181,8 @@ def test_receipt_without_queued_forms_promises_no_review() -> None:
             duplicates=[],
             skipped=[],
             unreadable=[
-                {"file": "a.jpg", "reason": "Sidan är tom."},
-                {"file": "b.jpg", "reason": "Hörnmarkeringarna syns inte."},
+                {"number": 1, "type": "JPEG-bild", "reason": "Sidan är tom."},
+                {"number": 2, "type": "JPEG-bild", "reason": "Hörnmarkeringarna syns inte."},
             ],
         ),
     ).body
@@ -172,13 +196,23 @@ def test_receipt_counts_in_singular() -> None:
     body = render_mail(
         "receipt",
         receipt_context(
-            queued=[{"file": "a.pdf", "forms": [{"kind": "dual", "form_id": None, "pages": [3]}]}],
+            queued=[
+                {
+                    "number": 1,
+                    "type": "PDF",
+                    "forms": [{"kind": "dual", "form_id": None, "pages": [3]}],
+                }
+            ],
+            attachments=1,
             review_days=1,
-            original_subject=None,
             received_at=None,
+            unreadable=[],
+            duplicates=[],
+            skipped=[],
         ),
     ).body
-    assert "Tack för ditt mejl. Här är vad vi hittade i det." in body
+    assert "Tack för ditt mejl till kopplingar@example.se. Vårt referensnummer" in body
+    assert "Det hade en bifogad fil, och här är vad vi hittade." in body
     assert "kontrollerar blanketten, oftast inom 1 arbetsdag." in body
     assert "sida 4" in body
 

@@ -35,7 +35,8 @@ T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)
 DOMAIN = "kopplingar.example.se"
 FROM = "kopplingar@example.se"
 CONTEXT = {
-    "original_subject": "Blankett för Åkessons Bygg AB",
+    "reference": "M-7",
+    "received_at": T0,
     "mailbox": "kopplingar@example.se",
     "form_url": "https://kopplingar.example.se/blanketter",
 }
@@ -115,7 +116,7 @@ def test_queue_mail_renders_and_stores_what_will_be_sent(engine: Engine) -> None
     assert row.state is OutboxState.PENDING
     assert row.created_at == T0
     assert row.template == "no_attachment"
-    assert row.subject == "Ingen blankett bifogad: Blankett för Åkessons Bygg AB"
+    assert row.subject == "Ingen blankett bifogad (M-7)"
     assert "https://kopplingar.example.se/blanketter" in row.body
     assert row.message_id.startswith("<") and row.message_id.endswith(f"@{DOMAIN}>")
     assert row.in_reply_to == "<abc.123@kund.example.se>"
@@ -296,7 +297,7 @@ def test_build_message_refuses_a_bad_sender() -> None:
 
 
 def test_hostile_context_never_becomes_a_header(engine: Engine) -> None:
-    hostile = dict(CONTEXT, original_subject="Hej\r\nBcc: evil@example.com\r\n\r\nbody")
+    hostile = dict(CONTEXT, reference="Hej\r\nBcc: evil@example.com\r\n\r\nbody")
     mail = queue(
         engine, "anna@byran.se", context=hostile, in_reply_to="<a@b>\r\nBcc: evil@example.com"
     )
