@@ -1,7 +1,7 @@
 """Reviewer accounts, passwords, sessions and login throttling.
 
 Owns everything that decides who may use the reviewer pages: argon2id
-password hashes, the password policy, creating and disabling reviewers,
+password hashes, creating and disabling reviewers, changing one's own password,
 `authenticate` with its per-account and per-address throttle, and the
 server-side sessions behind the cookie (with their CSRF token). The tables
 are `workqueue.reviewers`; the pages and the cookie itself are the web layer's.
@@ -20,10 +20,12 @@ made with other parameters still verifies and is replaced at the next
 successful login (`needs_rehash`). Passwords are NFC-normalised first, so
 the same password typed on a different keyboard or system still matches.
 
-Password policy (`check_password`): 12 to 256 characters, at least two kinds
-of character (lower-case letters, upper-case letters, digits, anything else
-such as spaces or punctuation) and at least 5 different characters. A long
-passphrase of ordinary words passes; "aaaaaaaaaaa1" does not.
+Password policy: `review.passwords.check_password` (re-exported here), at
+least 12 characters, no composition rules, refused when common, guessable or
+containing the user's name. A password an admin sets (a new reviewer, a
+reset) is marked `must_change_password`: the pages let the reviewer do
+nothing but choose their own (`change_own_password`), which ends their
+other sessions.
 
 Throttling: failures are counted per key, `account:<email>` and
 `address:<ip>`. The first `free_failures` cost nothing; the one that reaches
@@ -41,7 +43,11 @@ Sessions: a new random token at every login; the row is keyed by the
 token's sha256, so a copy of the table cannot be replayed as a cookie. A
 session ends at logout, when the reviewer's password changes, when the
 reviewer is disabled, after `idle` without use and at `absolute` after the
-login, whichever comes first. `last_seen_at` is written at most once a
+login, whichever comes first. A session started by the password of an
+account with a second factor is `second_factor_pending` and lives at most
+`PENDING_LIFETIME`; `review.second_factor` replaces it with a full one. A
+reviewer sees their own live sessions (`live_sessions`) and ends the others
+(`end_other_sessions`). `last_seen_at` is written at most once a
 minute, so the idle limit is exact to within that minute.
 """
 
@@ -65,22 +71,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from forms import InvalidValue, parse_email
-from review.errors import ReviewError
-from workqueue import LoginThrottle, Reviewer, ReviewerRole, ReviewSession
+from review import throttle
+
+# AuthError and the policy live elsewhere; re-exported, so callers keep importing them from here.
+from review.errors import AuthError as AuthError
+from review.passwords import MAX_PASSWORD_LENGTH as MAX_PASSWORD_LENGTH
+from review.passwords import MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH
+from review.passwords import WeakPassword as WeakPassword
+from review.passwords import check_password as check_password
+from review.passwords import normalized
+from review.security import record_security_event
+from workqueue import LoginDevice, Reviewer, ReviewerRole, ReviewSession
 
 # argon2id, OWASP's first recommended setting: 46 MiB, one pass, one lane.
 HASH_TIME_COST = 1
 HASH_MEMORY_KIB = 47104
 HASH_PARALLELISM = 1
 
-MIN_PASSWORD_LENGTH = 12
-MAX_PASSWORD_LENGTH = 256
-MIN_DISTINCT_CHARACTERS = 5
-MIN_CHARACTER_CLASSES = 2
-
 TOUCH_INTERVAL = dt.timedelta(minutes=1)
+# Between the password and the code: long enough to open the app, too short to keep.
+PENDING_LIFETIME = dt.timedelta(minutes=10)
 
-_EMAIL_KEY_LENGTH = 254  # the column's limit; nobody's address is longer
 _ADDRESS_LENGTH = 45  # the longest textual IPv6 address
 _USER_AGENT_LENGTH = 200
 
@@ -90,12 +101,6 @@ _hasher = PasswordHasher(
     parallelism=HASH_PARALLELISM,
     type=Type.ID,
 )
-
-
-class AuthError(ReviewError):
-    """A reviewer account or login problem; the message can be shown to the reviewer."""
-
-    exit_code = os.EX_DATAERR
 
 
 class LoginRefused(AuthError):  # noqa: N818
@@ -115,10 +120,6 @@ class LoginThrottled(AuthError):  # noqa: N818
         self.retry_after = retry_after
 
 
-class WeakPassword(AuthError):  # noqa: N818
-    """The password does not meet the policy (see the module docstring)."""
-
-
 class ReviewerNotFound(AuthError):  # noqa: N818
     """No reviewer with that e-mail address or id."""
 
@@ -134,16 +135,25 @@ class AuthPolicy:
     # Blocks double per further failure, capped: guessing is slowed, nobody is locked out.
     max_block: dt.timedelta = dt.timedelta(minutes=15)
     failure_window: dt.timedelta = dt.timedelta(hours=1)  # older failures are forgotten
+    device_lifetime: dt.timedelta = dt.timedelta(days=365)  # a device cookie's life
+    device_untrust_after: int = 10  # failures with one device cookie before it is not trusted
+
+    def __post_init__(self) -> None:
+        if self.first_block <= dt.timedelta(0) or self.max_block < self.first_block:
+            raise ValueError("blocks need 0 < first_block <= max_block")
+        if self.free_failures < 1 or self.device_untrust_after < 1:
+            raise ValueError("free_failures and device_untrust_after must be at least 1")
 
     def block_after(self, failures: int) -> dt.timedelta | None:
         """How long a key is blocked after its `failures`-th failure (None: not at all)."""
         if failures < self.free_failures:
             return None
         doublings = failures - self.free_failures
-        # timedelta overflows at a large enough factor; the cap is reached long before.
-        if doublings >= 64 or self.first_block * (1 << doublings) >= self.max_block:
+        # Compared as integers first: first_block * 2**n overflows timedelta from n = 42 on
+        # (at 30 s), which once turned the 47th wrong password into a 500 that counted nothing.
+        if doublings >= (self.max_block // self.first_block).bit_length():
             return self.max_block
-        return self.first_block * (1 << doublings)
+        return min(self.first_block * (1 << doublings), self.max_block)
 
 
 @dataclass(frozen=True)
@@ -152,6 +162,8 @@ class SessionInfo:
     csrf_token: str
     reviewer: Reviewer
     expires_at: dt.datetime  # the absolute end; the idle limit may end it sooner
+    session_id: str = ""  # the row's key (the token's sha256), to tell this session in a list
+    second_factor_pending: bool = False  # password given, code not yet: opens the code page only
 
 
 # Passwords
@@ -188,36 +200,6 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
-def _character_classes(password: str) -> int:
-    kinds = {
-        "lower" if c.islower() else "upper" if c.isupper() else "digit" if c.isdigit() else "other"
-        for c in password
-    }
-    return len(kinds)
-
-
-def check_password(password: str) -> None:
-    """Raise WeakPassword with a Swedish message if the policy is not met."""
-    password = _normalized(password)
-    try:
-        password.encode("utf-8")
-    except UnicodeEncodeError as exc:  # lone surrogates, e.g. from undecodable stdin
-        raise WeakPassword("Lösenordet innehåller tecken som inte går att använda.") from exc
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"Lösenordet måste ha minst {MIN_PASSWORD_LENGTH} tecken.")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise WeakPassword(f"Lösenordet får ha högst {MAX_PASSWORD_LENGTH} tecken.")
-    if _character_classes(password) < MIN_CHARACTER_CLASSES:
-        raise WeakPassword(
-            "Lösenordet måste blanda minst två sorters tecken: små bokstäver, stora "
-            "bokstäver, siffror eller andra tecken (till exempel mellanslag)."
-        )
-    if len(set(password)) < MIN_DISTINCT_CHARACTERS:
-        raise WeakPassword(
-            f"Lösenordet måste innehålla minst {MIN_DISTINCT_CHARACTERS} olika tecken."
-        )
-
-
 # Accounts
 
 
@@ -247,8 +229,13 @@ def create_reviewer(
     role: ReviewerRole,
     password: str,
     now: dt.datetime,
+    must_change_password: bool = False,
 ) -> Reviewer:
-    """A new active reviewer; the e-mail address (lower-cased) is the login name."""
+    """A new active reviewer; the e-mail address (lower-cased) is the login name.
+
+    `must_change_password`: the password was chosen by someone else (an admin),
+    so the reviewer must replace it at their first login.
+    """
     try:
         address = parse_email(email).lower()
     except InvalidValue as exc:
@@ -258,7 +245,7 @@ def create_reviewer(
         raise AuthError("Ange granskarens namn.")
     if len(name) > 200:
         raise AuthError("Namnet får ha högst 200 tecken.")
-    check_password(password)
+    check_password(password, email=address, name=name)
     if find_reviewer(session, address) is not None:
         raise AuthError(f"Det finns redan en granskare med e-postadressen {address}.")
     reviewer = Reviewer(
@@ -269,6 +256,7 @@ def create_reviewer(
         active=True,
         created_at=now,
         password_changed_at=now,
+        must_change_password=must_change_password,
     )
     try:
         # A savepoint, so losing a race with another insert leaves the caller's work intact.
@@ -279,17 +267,83 @@ def create_reviewer(
     return reviewer
 
 
-def set_password(session: Session, reviewer: Reviewer, password: str, now: dt.datetime) -> None:
-    """A new password; every session of the reviewer ends and the account's throttle clears."""
-    check_password(password)
+def set_password(
+    session: Session,
+    reviewer: Reviewer,
+    password: str,
+    now: dt.datetime,
+    *,
+    must_change: bool = False,
+) -> None:
+    """A new password; every session of the reviewer ends and the account's throttle clears.
+
+    `must_change`: someone else chose it (an admin's reset), so the reviewer
+    must replace it at their next login.
+    """
+    check_password(password, email=reviewer.email, name=reviewer.name)
     reviewer.password_hash = hash_password(password)
     reviewer.password_changed_at = now
+    reviewer.must_change_password = must_change
     session.add(reviewer)
     if reviewer.id is None:
         session.flush()
     assert reviewer.id is not None
     end_all_sessions(session, reviewer.id, now)
     _clear(session, _account_key(reviewer.email))
+    throttle.revoke_devices(session, reviewer.id, now)
+
+
+class PasswordChangeRefused(AuthError):  # noqa: N818
+    """The current password was wrong, or the new one was typed differently twice."""
+
+
+def change_own_password(
+    session: Session,
+    reviewer: Reviewer,
+    *,
+    current: str,
+    new: str,
+    repeated: str,
+    keep_session_id: str,
+    now: dt.datetime,
+    policy: AuthPolicy,
+) -> int:
+    """The reviewer's own new password; their other sessions end; how many did.
+
+    The current password is asked for so that a borrowed, unlocked browser
+    cannot take the account over; a wrong one counts towards a throttle of
+    its own (`password:<id>`), recorded before PasswordChangeRefused is
+    raised, so the caller must commit after catching it too.
+    """
+    _check_now(now)
+    assert reviewer.id is not None
+    key = f"password:{reviewer.id}"
+    wait = _blocked_for(session, [key], now, policy)
+    if wait is not None:
+        raise LoginThrottled(wait)
+    if not verify_password(reviewer.password_hash, current):
+        _count_failure(session, key, now, policy)
+        raise PasswordChangeRefused("Det nuvarande lösenordet stämmer inte.")
+    if normalized(new) != normalized(repeated):
+        raise PasswordChangeRefused("De två nya lösenorden är inte likadana.")
+    if normalized(new) == normalized(current):
+        raise PasswordChangeRefused("Det nya lösenordet måste skilja sig från det nuvarande.")
+    check_password(new, email=reviewer.email, name=reviewer.name)
+    reviewer.password_hash = hash_password(new)
+    reviewer.password_changed_at = now
+    reviewer.must_change_password = False
+    session.add(reviewer)
+    _clear(session, key)
+    ended = end_other_sessions(session, reviewer.id, keep_session_id, now)
+    record_security_event(
+        session,
+        "security.password_changed",
+        actor=reviewer.email,
+        subject=reviewer.email,
+        detail=f"eget byte; {ended} andra sessioner avslutade",
+        now=now,
+    )
+    return ended
 
 
 def set_active(session: Session, reviewer_id: int, active: bool, now: dt.datetime) -> Reviewer:
@@ -314,72 +368,42 @@ def last_logins(session: Session) -> dict[int, dt.datetime]:
     return {reviewer_id: at for reviewer_id, at in rows if at is not None}
 
 
-# Throttling
+# Throttling (the counting itself is review.throttle's)
 
 
 def _account_key(email: str) -> str:
-    return f"account:{_normalized_email(email)[:_EMAIL_KEY_LENGTH]}"
-
-
-def _address_key(address: str) -> str:
-    return f"address:{address.strip()[:_ADDRESS_LENGTH]}"
-
-
-def _keys(email: str, address: str | None) -> list[str]:
-    keys = [_account_key(email)]
-    if address and address.strip():
-        keys.append(_address_key(address))
-    return keys
-
-
-def _forgotten(row: LoginThrottle, now: dt.datetime, policy: AuthPolicy) -> bool:
-    last = max(row.first_failure_at, row.blocked_until or row.first_failure_at)
-    return now - last >= policy.failure_window
+    return throttle.account_key(email)
 
 
 def _blocked_for(
-    session: Session, keys: Iterable[str], now: dt.datetime, policy: AuthPolicy
+    session: Session,
+    keys: Iterable[str],
+    now: dt.datetime,
+    policy: AuthPolicy,  # noqa: ARG001 - the callers' signature
 ) -> dt.timedelta | None:
-    waits = []
-    for key in keys:
-        row = session.get(LoginThrottle, key)
-        if row is None or _forgotten(row, now, policy):
-            continue
-        if row.blocked_until is not None and row.blocked_until > now:
-            waits.append(row.blocked_until - now)
-    return max(waits) if waits else None
+    return throttle.blocked_for(session, keys, now)
 
 
 def _count_failure(session: Session, key: str, now: dt.datetime, policy: AuthPolicy) -> None:
-    # populate_existing: the check before may have loaded a row another login has since changed.
-    row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0, first_failure_at=now)
-        try:
-            # Two failures at once for a new key: the loser re-reads the winner's row.
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
-            assert row is not None
-    elif _forgotten(row, now, policy):
-        row.failures = 0
-        row.first_failure_at = now
-        row.blocked_until = None
-    row.failures += 1
-    block = policy.block_after(row.failures)
-    if block is not None:
-        row.blocked_until = now + block
-    session.add(row)
+    throttle.count_failure(session, key, now, policy)
 
 
 def _clear(session: Session, key: str) -> None:
-    session.exec(sa.delete(LoginThrottle).where(col(LoginThrottle.key) == key))
+    throttle.clear(session, key)
 
 
 def _check_now(now: dt.datetime) -> None:
     if now.tzinfo is None:
         raise ValueError(f"naive datetime {now!r}: pass an aware UTC time")
+
+
+_KEY_LABELS = {"account": "kontot", "address": "adressen", "device": "webbläsaren"}
+
+
+def _refusal_reason(reviewer: Reviewer | None, matches: bool) -> str:
+    if reviewer is None:
+        return "okänt konto"
+    return "fel lösenord" if not matches else "kontot är inaktiverat"
 
 
 def authenticate(
@@ -390,29 +414,85 @@ def authenticate(
     address: str | None,
     now: dt.datetime,
     policy: AuthPolicy,
+    device: str | None = None,
 ) -> Reviewer:
     """The active reviewer with this e-mail and password, or LoginRefused / LoginThrottled.
 
-    A failure is recorded in `session` before LoginRefused is raised: commit
-    after catching it, or the failure does not count.
+    `device` is the browser's device cookie: valid for this account, its
+    failures count against the device instead of the account (see
+    `review.throttle`). A failure is recorded in `session`, with its
+    security events, before LoginRefused is raised: commit after catching
+    it, or the failure does not count.
     """
     _check_now(now)
-    keys = _keys(email, address)
-    wait = _blocked_for(session, keys, now, policy)
+    reviewer = find_reviewer(session, email)
+    known = throttle.known_device(session, reviewer, device, now)
+    keys = [throttle.device_key(known[1]) if known else throttle.account_key(email)]
+    if address and address.strip():
+        keys.append(throttle.address_key(address))
+    wait = throttle.blocked_for(session, keys, now)
     if wait is not None:
         raise LoginThrottled(wait)
-    reviewer = find_reviewer(session, email)
     stored = reviewer.password_hash if reviewer is not None else _dummy_hash()
     matches = verify_password(stored, password)
     if reviewer is None or not matches or not reviewer.active:
-        for key in keys:
-            _count_failure(session, key, now, policy)
+        _refused(session, reviewer, matches, email, address, known, keys, now, policy)
         raise LoginRefused()
-    _clear(session, keys[0])
+    throttle.clear(session, keys[0])
     if needs_rehash(reviewer.password_hash):
         reviewer.password_hash = hash_password(password)
         session.add(reviewer)
     return reviewer
+
+
+def _refused(
+    session: Session,
+    reviewer: Reviewer | None,
+    matches: bool,
+    email: str,
+    address: str | None,
+    known: tuple[str, LoginDevice] | None,
+    keys: list[str],
+    now: dt.datetime,
+    policy: AuthPolicy,
+) -> None:
+    """Count a refused login against its keys and record it (and any block it starts)."""
+    actor = address.strip() if address and address.strip() else "okänd adress"
+    subject = _normalized_email(email)
+    browser = "känd webbläsare" if known else "okänd webbläsare"
+    record_security_event(
+        session,
+        "security.login_failed",
+        actor=actor,
+        subject=subject,
+        detail=f"{_refusal_reason(reviewer, matches)}; {browser}",
+        now=now,
+    )
+    for key in keys:
+        failures, block = throttle.count_failure(session, key, now, policy)
+        kind = key.partition(":")[0]
+        if block is not None:
+            # Recorded when a block starts, not at every refused try during it: those cost
+            # an attacker nothing and would let anyone fill the log.
+            record_security_event(
+                session,
+                "security.login_throttled",
+                actor=actor,
+                subject=subject,
+                detail=f"{_KEY_LABELS[kind]} spärrad i {math.ceil(block.total_seconds())} s "
+                f"efter {failures} misslyckade försök",
+                now=now,
+            )
+        if known is not None and kind == "device" and failures >= policy.device_untrust_after:
+            throttle.revoke_device(session, known[1], now)
+            record_security_event(
+                session,
+                "security.device_untrusted",
+                actor=actor,
+                subject=subject,
+                detail=f"{failures} misslyckade försök från webbläsaren",
+                now=now,
+            )
 
 
 # Sessions
@@ -430,33 +510,62 @@ def start_session(
     policy: AuthPolicy,
     address: str | None,
     user_agent: str | None,
+    second_factor_pending: bool = False,
 ) -> SessionInfo:
-    """A new session with a fresh token (never reused across logins) and CSRF token."""
+    """A new session with a fresh token (never reused across logins) and CSRF token.
+
+    `second_factor_pending`: the password was right but a code is still owed;
+    such a session opens only the code page and ends after PENDING_LIFETIME.
+    """
     _check_now(now)
     if reviewer.id is None:
         session.flush()
     assert reviewer.id is not None
     token = secrets.token_urlsafe(32)
+    lifetime = min(policy.absolute, PENDING_LIFETIME) if second_factor_pending else policy.absolute
     row = ReviewSession(
         id=_token_id(token),
         reviewer_id=reviewer.id,
         created_at=now,
         last_seen_at=now,
-        expires_at=now + policy.absolute,
+        expires_at=now + lifetime,
         csrf_token=secrets.token_urlsafe(32),
         client_address=address[:_ADDRESS_LENGTH] if address else None,
         user_agent=user_agent[:_USER_AGENT_LENGTH] if user_agent else None,
+        second_factor_pending=second_factor_pending,
     )
     session.add(row)
+    if not second_factor_pending:  # a login is done only once its second factor is
+        record_security_event(
+            session,
+            "security.login_succeeded",
+            actor=reviewer.email,
+            subject=reviewer.email,
+            detail=f"från {address}" if address else "",
+            now=now,
+        )
+    return _info(token, row, reviewer)
+
+
+def _info(token: str, row: ReviewSession, reviewer: Reviewer) -> SessionInfo:
     return SessionInfo(
-        token=token, csrf_token=row.csrf_token, reviewer=reviewer, expires_at=row.expires_at
+        token=token,
+        csrf_token=row.csrf_token,
+        reviewer=reviewer,
+        expires_at=row.expires_at,
+        session_id=row.id,
+        second_factor_pending=row.second_factor_pending,
     )
 
 
 def load_session(
     session: Session, token: str | None, *, now: dt.datetime, policy: AuthPolicy
 ) -> SessionInfo | None:
-    """The live session for a cookie's token; None if unknown, ended, expired or disabled."""
+    """The live session for a cookie's token; None if unknown, ended, expired or disabled.
+
+    A session still waiting for its second factor is returned too, marked
+    `second_factor_pending`: the caller decides what it may open.
+    """
     _check_now(now)
     if not token:
         return None
@@ -471,9 +580,7 @@ def load_session(
     if now - row.last_seen_at >= TOUCH_INTERVAL:
         row.last_seen_at = now
         session.add(row)
-    return SessionInfo(
-        token=token, csrf_token=row.csrf_token, reviewer=reviewer, expires_at=row.expires_at
-    )
+    return _info(token, row, reviewer)
 
 
 def end_session(session: Session, token: str, now: dt.datetime) -> None:
@@ -497,6 +604,53 @@ def end_all_sessions(session: Session, reviewer_id: int, now: dt.datetime) -> in
         )
         .values(ended_at=now)
     )
+    return int(result.rowcount)
+
+
+def _live(reviewer_id: int, now: dt.datetime, policy: AuthPolicy) -> list[sa.ColumnElement[bool]]:
+    return [
+        col(ReviewSession.reviewer_id) == reviewer_id,
+        col(ReviewSession.ended_at).is_(None),
+        col(ReviewSession.expires_at) > now,
+        col(ReviewSession.last_seen_at) > now - policy.idle,
+    ]
+
+
+def live_sessions(
+    session: Session, reviewer_id: int, *, now: dt.datetime, policy: AuthPolicy
+) -> list[ReviewSession]:
+    """The reviewer's sessions that could still be used, newest first."""
+    _check_now(now)
+    return list(
+        session.exec(
+            select(ReviewSession)
+            .where(*_live(reviewer_id, now, policy))
+            .order_by(col(ReviewSession.created_at).desc(), col(ReviewSession.id))
+        ).all()
+    )
+
+
+def end_other_sessions(
+    session: Session,
+    reviewer_id: int,
+    keep_session_id: str,
+    now: dt.datetime,
+    *,
+    only: str | None = None,
+) -> int:
+    """End the reviewer's sessions but `keep_session_id` (or just `only`); how many ended.
+
+    Scoped to the reviewer, so a session id from someone else's list ends nothing.
+    """
+    _check_now(now)
+    conditions = [
+        col(ReviewSession.reviewer_id) == reviewer_id,
+        col(ReviewSession.ended_at).is_(None),
+        col(ReviewSession.id) != keep_session_id,
+    ]
+    if only is not None:
+        conditions.append(col(ReviewSession.id) == only)
+    result = session.exec(sa.update(ReviewSession).where(*conditions).values(ended_at=now))
     return int(result.rowcount)
 
 

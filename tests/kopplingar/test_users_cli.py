@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner, Result
 
 from kopplingar import cli
+from registry import AuditEvent
 from review.auth import (
     AuthPolicy,
     WeakPassword,
@@ -222,3 +223,19 @@ def test_the_installed_command_reads_a_piped_password(configured: Engine, tmp_pa
     assert completed.returncode == 0, completed.stderr
     [anna] = reviewers(configured)
     assert anna.role is ReviewerRole.ADMIN and verify_password(anna.password_hash, PASSWORD)
+
+
+def test_what_the_operator_does_is_in_the_security_log(configured: Engine) -> None:
+    assert add().exit_code == 0
+    assert users("disable", EMAIL).exit_code == 0
+    assert users("enable", EMAIL).exit_code == 0
+    new = "ett helt nytt lösenord 9\n"
+    assert users("password", EMAIL, "--password-stdin", stdin=new).exit_code == 0
+    with Session(configured) as session:
+        events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
+    assert [(e.action, e.actor, e.subject) for e in events if e.action.startswith("security.")] == [
+        ("security.reviewer_added", "operator", EMAIL),
+        ("security.reviewer_disabled", "operator", EMAIL),
+        ("security.reviewer_enabled", "operator", EMAIL),
+        ("security.password_changed", "operator", EMAIL),
+    ]
