@@ -11,3 +11,9 @@ class ReviewError(KopplingarError):
     """Something about reviewers or decisions; `exit_code` for the CLI."""
 
     exit_code = os.EX_SOFTWARE
+
+
+class AuthError(ReviewError):
+    """A reviewer account or login problem; the message can be shown to the reviewer."""
+
+    exit_code = os.EX_DATAERR

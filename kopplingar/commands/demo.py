@@ -6,7 +6,7 @@ can be run again), writes the sample mail into `data/sample-mail/` and reads
 it into the review queue exactly as `kopplingar intake poll --folder` would
 (reader processes, replies into the outbox, messages moved to `Processed/`
 or `Quarantine/`), prints a client to try the form pages with and a demo
-reviewer's login (a new random password each run), and serves the form pages
+reviewer's and a demo admin's login (new random passwords each run), and serves the form pages
 and the reviewer pages on 127.0.0.1:8000.
 """
 
@@ -29,29 +29,35 @@ from kopplingar.errors import ConfigError
 from kopplingar.mailing import build_mail_intake
 from kopplingar.settings import Mode, load_settings
 from registry import import_registry
-from review import create_reviewer, find_reviewer, set_password
+from review import WeakPassword, check_password, create_reviewer, find_reviewer, set_password
 from samples import REGISTRY_JSON
 from samples.mail import build_sample_mail
 from samples.scans import CORPUS_DIR, record_issued
 from workqueue import ReviewerRole, queue_counts
 
 DEMO_REVIEWER = "granskare@example.se"
+DEMO_ADMIN = "admin@example.se"
 
 
-def _demo_reviewer(engine: Engine) -> str:
-    """The demo's admin reviewer, with a new random password each run (printed once)."""
-    password = "Demo-" + secrets.token_urlsafe(12)
+def _demo_account(engine: Engine, email: str, name: str, role: ReviewerRole) -> str:
+    """A demo account with a new random password each run (printed once).
+
+    The password is random, so it meets the policy; one that a policy refuses
+    by chance (it spelt a word) is simply drawn again.
+    """
     now = dt.datetime.now(dt.UTC)
+    while True:
+        password = secrets.token_urlsafe(12)
+        try:
+            check_password(password, email=email, name=name)
+        except WeakPassword:
+            continue
+        break
     with Session(engine) as session:
-        reviewer = find_reviewer(session, DEMO_REVIEWER)
+        reviewer = find_reviewer(session, email)
         if reviewer is None:
             create_reviewer(
-                session,
-                email=DEMO_REVIEWER,
-                name="Demo Granskare",
-                role=ReviewerRole.ADMIN,
-                password=password,
-                now=now,
+                session, email=email, name=name, role=role, password=password, now=now
             )
         else:
             set_password(session, reviewer, password, now)
@@ -87,13 +93,18 @@ def demo(
     with Session(ctx.engine) as session:
         counts = queue_counts(session)
     print("review queue: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-    password = _demo_reviewer(ctx.engine)
+    password = _demo_account(ctx.engine, DEMO_REVIEWER, "Demo Granskare", ReviewerRole.REVIEWER)
+    admin_password = _demo_account(ctx.engine, DEMO_ADMIN, "Demo Admin", ReviewerRole.ADMIN)
     sample = json.loads(REGISTRY_JSON.read_text(encoding="utf-8"))
     example = sample["subscriptions"][0]
     print(f"database: {settings.resolved_database_url()}")
     print(f"try: organisationsnummer {example['orgnr']}, abonnemangsnummer {example['number']}")
     print(
         f"reviewer pages: http://{host}:{port}/granskning/  log in as {DEMO_REVIEWER} / {password}"
+    )
+    print(
+        f"admin (quarantine release, reviewers, four-eyes rules): {DEMO_ADMIN} / {admin_password}"
+        " (sets up a second factor with an authenticator app at the first login)"
     )
     if no_serve:
         return
