@@ -8,7 +8,9 @@ out another reviewer may take the submission, but until someone does it is
 still yours. Every later step (correcting, approving, rejecting: `review.decide`)
 first re-asserts the claim with the same kind of UPDATE (`hold`), which also
 locks the row until the caller's commit, so two decisions on one submission
-cannot both land. `next_unclaimed` walks the queue past what others hold.
+cannot both land. `next_unclaimed` walks the queue past what others hold,
+and past the overrides the reviewer asked for and waits for someone else to
+confirm (`review.four_eyes`).
 
 Owns `DecisionError`, the refusal of any step on a submission, since a claim
 refused is the first of them. Every function takes the caller's session and
@@ -27,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from render import SWEDISH_TIME
 from review.errors import ReviewError
-from workqueue import Reviewer, Submission, SubmissionStatus
+from workqueue import OverrideRequest, OverrideState, Reviewer, Submission, SubmissionStatus
 
 CLAIM_TTL = dt.timedelta(minutes=15)
 
@@ -206,6 +208,12 @@ def next_unclaimed(
             col(Submission.claimed_by).is_(None),
             col(Submission.claimed_by) == rid,
             col(Submission.claimed_until) < now,
+        ),
+        # Only another reviewer can confirm an override: it is not this one's next.
+        ~sa.exists().where(
+            col(OverrideRequest.submission_id) == col(Submission.id),
+            col(OverrideRequest.state) == OverrideState.PENDING,
+            col(OverrideRequest.requested_by) == rid,
         ),
     )
     if kind is not None:

@@ -20,7 +20,10 @@ except a finding on a value the registry plan checks again (organisationsnummer,
 subscription number, kind of firm, what happens after) once the reviewer has
 corrected that value: the plan, which must have no problems, has then
 checked the corrected value. Signatures and form ids are not re-checked by
-anything, so their findings always need the reason.
+anything, so their findings always need the reason. When a finding's code is
+under four eyes (`review.four_eyes`), the approval is not carried out but
+waits for another reviewer: `confirm_override` carries it out then, exactly
+as `approve` would have, and names both reviewers in the audit event.
 
 Every function takes the caller's session and never commits. After a
 `DecisionError` the caller rolls back; the checks that refuse a decision run
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -49,7 +53,23 @@ from registry import (
 from render import SWEDISH_TIME
 from review.claims import OPEN_STATUSES, DecisionError, aware, hold, load_submission
 from review.decision_mails import queue_approval_mails, queue_rejection_mail
-from workqueue import Reviewer, Submission, SubmissionField, SubmissionFinding, SubmissionStatus
+from review.four_eyes import (
+    answer,
+    confirmable,
+    guarded_codes,
+    pending_request,
+    request_override,
+    withdraw_override,
+)
+from workqueue import (
+    OverrideRequest,
+    OverrideState,
+    Reviewer,
+    Submission,
+    SubmissionField,
+    SubmissionFinding,
+    SubmissionStatus,
+)
 
 REJECT_REASONS: list[tuple[str, str]] = [
     ("signature_missing", "En underskrift saknas."),
@@ -97,6 +117,18 @@ _WHAT = {
 }
 
 _Request = DualConnectionRequest | DisconnectionRequest
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What `approve` did: the plan carried out, or the override waiting for a second reviewer."""
+
+    plan: LinkagePlan  # as carried out, or as it stands while the override waits
+    awaiting: OverrideRequest | None = None  # set: nothing applied yet
+
+    @property
+    def applied(self) -> bool:
+        return self.awaiting is None
 
 
 def decision_day(now: dt.datetime) -> dt.date:
@@ -173,6 +205,10 @@ def correct_field(
         subject=f"submission:{submission_id}",
         before={"field": name, "value": before},
         after={"field": name, "value": canonical},
+    )
+    # What a pending override was asked for is no longer what the submission says.
+    withdraw_override(
+        session, submission_id, reviewer, why="Ett fält rättades efter begäran.", now=now
     )
     session.flush()
 
@@ -284,38 +320,34 @@ def _decide(
     )
 
 
-def approve(
-    session: Session,
-    submission_id: int,
-    reviewer: Reviewer,
-    *,
-    now: dt.datetime,
-    override_reason: str | None = None,
-    form_url: str,
-    sender_domain: str,
-) -> LinkagePlan:
-    """Carry out a queued submission the reviewer holds: registry, decision, audit, mails.
-
-    Refused (DecisionError, nothing written) when it is decided already, not
-    held, its plan has problems, or a blocking finding is open and no
-    `override_reason` is given. Returns the plan as carried out.
-    """
-    submission = hold(session, submission_id, reviewer, now, (SubmissionStatus.QUEUED,))
-    values = effective_values(session, submission_id)
+def _checked(
+    session: Session, submission: Submission, now: dt.datetime
+) -> tuple[_Request, dict[str, str], LinkagePlan]:
+    """The request, the values and the plan of an approval, refused when the plan says no."""
+    assert submission.id is not None
+    values = effective_values(session, submission.id)
     request, plan = _prepare(session, submission, values, decision_day(now))
     if request is None or plan.problems:
         raise DecisionError("Ärendet kan inte godkännas: " + " ".join(plan.problems))
-    override = " ".join((override_reason or "").split()) or None
-    if override is not None and len(override) > _TEXT_MAX:
-        raise DecisionError(f"Skälet får vara högst {_TEXT_MAX} tecken.")
-    findings = open_blocking_findings(session, submission_id)
-    if findings and override is None:
-        listed = " ".join(f.message for f in findings[:3])
-        raise DecisionError(
-            f"Ärendet har {len(findings)} blockerande fynd ({listed}). "
-            "Skriv varför du godkänner det ändå, eller avvisa det."
-        )
-    reference = f"submission {submission_id}"
+    return request, values, plan
+
+
+def _carry_out(
+    session: Session,
+    submission: Submission,
+    reviewer: Reviewer,
+    request: _Request,
+    values: dict[str, str],
+    *,
+    override: str | None,
+    findings: list[SubmissionFinding],
+    now: dt.datetime,
+    form_url: str,
+    sender_domain: str,
+    audit: Mapping[str, object],
+) -> LinkagePlan:
+    """Apply the linkage, record the decision and queue the mails (an approval's writes)."""
+    reference = f"submission {submission.id}"
     try:
         if isinstance(request, DualConnectionRequest):
             applied = apply_dual(session, request, actor=reviewer.email, reference=reference)
@@ -338,6 +370,7 @@ def approve(
             "already_done": applied.already_done,
             "override_reason": override,
             "overridden_findings": [f.code for f in findings],
+            **audit,
         },
     )
     queue_approval_mails(
@@ -352,6 +385,86 @@ def approve(
     )
     session.flush()
     return applied
+
+
+def approve(
+    session: Session,
+    submission_id: int,
+    reviewer: Reviewer,
+    *,
+    now: dt.datetime,
+    override_reason: str | None = None,
+    form_url: str,
+    sender_domain: str,
+) -> Approval:
+    """Carry out a queued submission the reviewer holds: registry, decision, audit, mails.
+
+    Refused (DecisionError, nothing written) when it is decided already, not
+    held, its plan has problems, a blocking finding is open and no
+    `override_reason` is given, or an override already waits for confirmation.
+    An override of a finding under four eyes is recorded and waits instead
+    (`Approval.awaiting`); nothing else is written then.
+    """
+    submission = hold(session, submission_id, reviewer, now, (SubmissionStatus.QUEUED,))
+    request, values, plan = _checked(session, submission, now)
+    override = " ".join((override_reason or "").split()) or None
+    if override is not None and len(override) > _TEXT_MAX:
+        raise DecisionError(f"Skälet får vara högst {_TEXT_MAX} tecken.")
+    if pending_request(session, submission_id) is not None:
+        raise DecisionError(
+            "Ärendet väntar redan på att en annan granskare bekräftar ett undantag."
+        )
+    findings = open_blocking_findings(session, submission_id)
+    if findings and override is None:
+        listed = " ".join(f.message for f in findings[:3])
+        raise DecisionError(
+            f"Ärendet har {len(findings)} blockerande fynd ({listed}). "
+            "Skriv varför du godkänner det ändå, eller avvisa det."
+        )
+    codes = [f.code for f in findings]
+    if override is not None and guarded_codes(session, codes):
+        waiting = request_override(
+            session, submission, reviewer, reason=override, codes=codes, now=now
+        )
+        return Approval(plan=plan, awaiting=waiting)
+    applied = _carry_out(
+        session, submission, reviewer, request, values,
+        override=override, findings=findings, now=now,
+        form_url=form_url, sender_domain=sender_domain, audit={},
+    )  # fmt: skip
+    return Approval(plan=applied)
+
+
+def confirm_override(
+    session: Session,
+    submission_id: int,
+    reviewer: Reviewer,
+    *,
+    now: dt.datetime,
+    form_url: str,
+    sender_domain: str,
+) -> LinkagePlan:
+    """A second reviewer confirms the pending override: the approval is carried out.
+
+    Refused (nothing written) when `reviewer` asked for it (`OwnOverride`),
+    when the submission changed since (`StaleOverride`: the caller then rolls
+    back and calls `four_eyes.withdraw_stale`), or as `approve` would refuse.
+    """
+    submission = hold(session, submission_id, reviewer, now, (SubmissionStatus.QUEUED,))
+    waiting = confirmable(session, submission_id, reviewer)
+    request, values, _ = _checked(session, submission, now)
+    requester = session.get(Reviewer, waiting.requested_by)
+    answer(session, waiting, reviewer, OverrideState.CONFIRMED, now=now)
+    return _carry_out(
+        session, submission, reviewer, request, values,
+        override=waiting.reason, findings=open_blocking_findings(session, submission_id),
+        now=now, form_url=form_url, sender_domain=sender_domain,
+        audit={
+            "override_requested_by": requester.email if requester else None,
+            "override_requested_at": waiting.requested_at.isoformat(),
+            "override_confirmed_by": reviewer.email,
+        },
+    )  # fmt: skip
 
 
 def reject(
@@ -382,6 +495,7 @@ def reject(
     submission = hold(session, submission_id, reviewer, now, OPEN_STATUSES)
     client_name = effective_values(session, submission_id).get("client_name") or None
     reason = text if reason_code == "other" else f"{reasons[reason_code]} {text}".strip()
+    withdraw_override(session, submission_id, reviewer, why="Ärendet avvisades.", now=now)
     submission.decision_reason = reason
     _decide(
         session,

@@ -7,6 +7,10 @@ all is still a submission, status `unreadable`, with the reason and the page
 images, so a person sees it. Images live in the content-addressed store
 (`workqueue.store`); rows keep their sha256.
 
+An approval despite a blocking finding that needs four eyes is an
+`OverrideRequest` until a second reviewer answers it; `FourEyesRule` holds
+an admin's per-code choice (the rules are `review.four_eyes`).
+
 The queue has its own metadata and migrations, next to the registry's. The
 version table keeps its first name, `alembic_version_review`, and the
 revisions theirs (`review_0001`...), so databases migrated before the queue
@@ -127,3 +131,46 @@ class SubmissionFinding(QueueModel, table=True):
     severity: str = Field(max_length=10)  # info, warning, blocking
     message: str = Field(max_length=1000)
     field: str | None = Field(default=None, max_length=60)
+
+
+class OverrideState(StrEnum):
+    PENDING = "pending"  # waits for a second reviewer
+    CONFIRMED = "confirmed"  # a second reviewer confirmed it: the linkage was applied
+    DECLINED = "declined"  # a second reviewer said no: back in the queue
+    WITHDRAWN = "withdrawn"  # the submission changed or was decided otherwise meanwhile
+
+
+class OverrideRequest(QueueModel, table=True):
+    """An approval despite a blocking finding under four eyes, waiting for a second reviewer.
+
+    `fingerprint` is the submission's fields and findings when the request was
+    made: a confirmation of anything else is refused (`review.four_eyes`).
+    """
+
+    __tablename__ = "override_requests"
+    __table_args__ = (
+        sa.Index("ix_override_requests_state_submission_id", "state", "submission_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submissions.id", index=True)
+    state: OverrideState = Field(sa_type=string_enum(OverrideState, "override_state"))
+    requested_by: int = Field(foreign_key="reviewers.id")
+    requested_at: dt.datetime = Field(sa_type=UTCDateTime)
+    reason: str = Field(max_length=1000)
+    codes: str = Field(max_length=1000)  # the finding codes it overrides, space-separated
+    fingerprint: str = Field(max_length=64)
+    answered_by: int | None = Field(default=None, foreign_key="reviewers.id")
+    answered_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answer_reason: str | None = Field(default=None, max_length=1000)
+
+
+class FourEyesRule(QueueModel, table=True):
+    """An admin's choice for one finding code; codes without a row keep the default in code."""
+
+    __tablename__ = "four_eyes_rules"
+
+    code: str = Field(primary_key=True, max_length=60)
+    required: bool
+    changed_by: int = Field(foreign_key="reviewers.id")
+    changed_at: dt.datetime = Field(sa_type=UTCDateTime)

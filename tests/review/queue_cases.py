@@ -242,7 +242,7 @@ def approve_as(
         override_reason=reason,
         form_url=FORM_URL,
         sender_domain=DOMAIN,
-    )
+    ).plan
 
 
 def reject_as(

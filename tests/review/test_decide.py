@@ -252,8 +252,9 @@ def test_approving_twice_changes_nothing_the_second_time(
 def test_blocking_findings_need_an_override_reason(
     session: Session, store: ImageStore, alice: Reviewer
 ) -> None:
-    missing = NewFinding("signature.missing", "blocking", "Klientens underskrift saknas.", None)
-    sid = submit(session, store, "dual", dual_case().values(), findings=[missing])
+    # A code not under four eyes: the override is carried out at once (see test_four_eyes.py).
+    unknown = NewFinding("form.unknown_id", "blocking", "Blankett-id:t har aldrig utfärdats.", None)
+    sid = submit(session, store, "dual", dual_case().values(), findings=[unknown])
     claim(session, sid, alice, now=NOW)
     session.commit()
     before = counts(session)
@@ -261,7 +262,7 @@ def test_blocking_findings_need_an_override_reason(
     for reason in (None, "   "):
         with pytest.raises(DecisionError, match="1 blockerande fynd") as refused:
             approve_as(session, sid, alice, reason)
-        assert "Klientens underskrift saknas." in refused.value.message
+        assert "Blankett-id:t har aldrig utfärdats." in refused.value.message
         session.rollback()
     assert counts(session) == before
     assert reload(session, sid).status == SubmissionStatus.QUEUED
@@ -276,7 +277,7 @@ def test_blocking_findings_need_an_override_reason(
     [approved] = events(session, "submission.approved")
     assert approved.after is not None
     assert approved.after["override_reason"] == "Underskriften finns på sida 2."
-    assert approved.after["overridden_findings"] == ["signature.missing"]
+    assert approved.after["overridden_findings"] == ["form.unknown_id"]
 
 
 @pytest.mark.usefixtures("registry")

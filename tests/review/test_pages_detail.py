@@ -232,8 +232,11 @@ def test_blocking_findings_need_an_override_reason(site: Site) -> None:
         data={"csrf": csrf_of(client), "override_reason": "Underskriften finns på sida 2."},
     )
     assert done.status_code == 303, done.text
-    approved = _submission(site, sid)
-    assert approved.override_reason == "Underskriften finns på sida 2."
+    # A missing signature is under four eyes: it waits for a second reviewer
+    # (tests/review/test_four_eyes_pages.py follows it through).
+    waiting = _submission(site, sid)
+    assert (waiting.status, waiting.applied_at) == (SubmissionStatus.QUEUED, None)
+    assert "Underskriften finns på sida 2." in client.get(f"/granskning/{sid}").text
 
 
 def test_reject_records_the_reason_and_mails_the_sender(site: Site) -> None:
