@@ -1,10 +1,15 @@
-"""Assembling the web app from the context: routers, static files, headers.
+"""Assembling the web app from the context: routers, static files, headers, limits.
 
 The public form pages come from `render`, the reviewer pages (under
-`/granskning/`) from `review`. Every response gets the same security
-headers, and the client key used for rate limits (downloads, logins) is the
-peer address, or the first X-Forwarded-For hop only when a trusted proxy is
-configured (otherwise anyone could pick their own key). The reviewer login
+`/granskning/`) from `review`. `KopplingarApp` puts the security headers
+outside everything Starlette adds, so error responses (404, 405, 413, 422,
+429, 500) carry them too; request bodies are capped per route before any
+page reads them (`kopplingar.middleware`). The client key used for rate
+limits (downloads, lookups, logins) is the peer address, or the nearest
+untrusted X-Forwarded-For hop when the peer is a configured proxy. The
+download and lookup limit is counted in the database
+(`workqueue.DatabaseLimiter`), so every worker shares it. A malformed path
+or query value is a Swedish 400 page, never a 500. The reviewer login
 form's token is signed with a key derived from the QR secret, so there is no
 second secret to configure.
 """
@@ -13,20 +18,28 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from kopplingar.context import AppContext, build_context
 from kopplingar.database import require_all_current
+from kopplingar.middleware import (
+    BodyLimit,
+    BodyLimits,
+    SecurityHeaders,
+    client_key_function,
+    error_html,
+)
 from kopplingar.settings import load_settings
-from render import SlidingWindowLimiter
 from render.web import TEMPLATES as RENDER_TEMPLATES
 from render.web import PublicPages, make_public_router
+from review.web import PREFIX as REVIEW_PREFIX
 from review.web import ReviewPages, install_review_pages
-from workqueue import ImageStore
+from workqueue import DatabaseLimiter, ImageStore
 
 STATIC_DIR = RENDER_TEMPLATES.parent / "static"
 
@@ -37,18 +50,21 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+HSTS = "max-age=31536000"
+KIB = 1024
+# No page takes an upload: the login and the public forms are a few hundred bytes, a
+# reviewer's corrections a few kilobytes.
+BODY_LIMITS = BodyLimits(
+    default=16 * KIB,
+    prefixes=((f"{REVIEW_PREFIX}/logga-in", 16 * KIB), (f"{REVIEW_PREFIX}/", 64 * KIB)),
+)
 
 
-def client_key_function(trust_forwarded_for: bool) -> Callable[[Request], str]:
-    def client_key(request: Request) -> str:
-        if trust_forwarded_for:
-            forwarded = request.headers.get("x-forwarded-for", "")
-            first = forwarded.split(",")[0].strip()
-            if first:
-                return first
-        return request.client.host if request.client else "unknown"
+class KopplingarApp(FastAPI):
+    """FastAPI with the security headers outside its own error handling."""
 
-    return client_key
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), SECURITY_HEADERS, hsts=HSTS)
 
 
 def review_login_key(qr_key: bytes) -> bytes:
@@ -56,19 +72,25 @@ def review_login_key(qr_key: bytes) -> bytes:
     return hmac.new(qr_key, b"kopplingar review login form", hashlib.sha256).digest()
 
 
-def create_app(ctx: AppContext) -> FastAPI:
-    app = FastAPI(title="kopplingar", docs_url=None, redoc_url=None, openapi_url=None)
+def _error_page(status: int, title: str, message: str) -> HTMLResponse:
+    return HTMLResponse(
+        error_html(title, message), status_code=status, headers={"Cache-Control": "no-store"}
+    )
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.scheme == "https":
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
+
+def create_app(ctx: AppContext) -> FastAPI:
+    app = KopplingarApp(title="kopplingar", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BodyLimit, limits=BODY_LIMITS)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(_request: Request, _exc: RequestValidationError) -> Response:
+        # A number too large for the database, a word where an id goes: never a 500.
+        return _error_page(400, "Felaktig adress", "Adressen innehåller ett ogiltigt värde.")
+
+    @app.exception_handler(Exception)
+    def internal_error(_request: Request, _exc: Exception) -> Response:
+        # Starlette re-raises after this page is sent, so the server logs the traceback.
+        return _error_page(500, "Något gick fel", "Ett fel uppstod hos oss. Försök igen senare.")
 
     @app.get("/healthz", response_class=PlainTextResponse)
     def healthz() -> str:
@@ -78,8 +100,8 @@ def create_app(ctx: AppContext) -> FastAPI:
         engine=ctx.engine,
         qr_key=ctx.qr_key,
         mailbox=ctx.mailbox_address,
-        limiter=SlidingWindowLimiter(ctx.download_limit, ctx.download_window_seconds),
-        client_key=client_key_function(ctx.trust_forwarded_for),
+        limiter=DatabaseLimiter(ctx.engine, ctx.download_limit, ctx.download_window_seconds),
+        client_key=client_key_function(ctx.trusted_proxies),
     )
     app.include_router(make_public_router(pages))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -88,11 +110,12 @@ def create_app(ctx: AppContext) -> FastAPI:
         ReviewPages(
             engine=ctx.engine,
             images=ImageStore(ctx.images_dir) if ctx.images_dir is not None else None,
+            raw_mail=ImageStore(ctx.mail_dir, suffix=".eml") if ctx.mail_dir is not None else None,
             auth=ctx.auth_policy,
             form_url=ctx.form_url,
             sender_domain=ctx.sender_domain,
             login_key=review_login_key(ctx.qr_key),
-            client_key=client_key_function(ctx.trust_forwarded_for),
+            client_key=client_key_function(ctx.trusted_proxies),
             cookie_secure=ctx.cookie_secure,
         ),
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from kopplingar.settings import Settings
+from kopplingar.settings import IPNetwork, Settings
 from registry import make_engine
 from review import AuthPolicy
 
@@ -24,9 +24,11 @@ class AppContext:
     public_base_url: str
     download_limit: int
     download_window_seconds: int
-    trust_forwarded_for: bool
     images_dir: Path | None = None
+    mail_dir: Path | None = None  # the mailbox's raw messages (.eml), for the quarantine page
     auth_policy: AuthPolicy = field(default_factory=AuthPolicy)
+    # Reverse proxies whose X-Forwarded-For is believed (kopplingar.middleware.client_address).
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     # Secure on the reviewer cookies: True when served over https behind a proxy that
     # talks plain http to us; None to follow the scheme of each request.
     cookie_secure: bool | None = None
@@ -51,7 +53,8 @@ def build_context(settings: Settings) -> AppContext:
         public_base_url=settings.public_base_url,
         download_limit=settings.download_limit,
         download_window_seconds=settings.download_window_seconds,
-        trust_forwarded_for=settings.trust_forwarded_for,
+        trusted_proxies=settings.trusted_proxy_networks(),
         images_dir=settings.data_dir / "images",
+        mail_dir=settings.data_dir / "mail",
         cookie_secure=True if settings.public_base_url.startswith("https://") else None,
     )

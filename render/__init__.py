@@ -12,14 +12,14 @@ from render.issue import RenderedForm, blank_form, issue_form
 from render.mail import SWEDISH_TIME, RenderedMail, blankett, blankett_id, render_mail
 from render.pdf import render_form_pdf
 from render.raster import blank_page_image, page_image, rasterise_pdf
-from render.ratelimit import SlidingWindowLimiter
+from render.ratelimit import RateLimiter
 
 __all__ = [
     "SWEDISH_TIME",
+    "RateLimiter",
     "RenderError",
     "RenderedForm",
     "RenderedMail",
-    "SlidingWindowLimiter",
     "blank_form",
     "blank_page_image",
     "blankett",

@@ -1,52 +1,41 @@
-"""A per-client sliding-window limit for the public download pages.
+"""The rate limit the public pages use: what they need of it, not how it is kept.
 
-Kept in process memory: the public pages run as one process behind a proxy,
-and a restart forgetting the counters only ever lets a client through. The
-window is exact (timestamps, not buckets), so a client that keeps to the limit
-is never refused, and memory stays bounded by pruning idle clients.
+Downloads and lookups count against a sliding window per client address and
+per organisationsnummer. The counts must be shared by every process that
+serves the pages (several workers, several machines), so they live in the
+database: the app assembly injects `workqueue.DatabaseLimiter`, which
+satisfies `RateLimiter` (this layer may not import the work queue).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Protocol
+
+# An IPv6 client usually has a whole /64 to choose addresses from.
+IPV6_CLIENT_PREFIX = 64
 
 
-class SlidingWindowLimiter:
-    def __init__(
-        self, limit: int, window_seconds: float, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        if limit < 1 or window_seconds <= 0:
-            raise ValueError("limit and window must be positive")
-        self.limit = limit
-        self.window = window_seconds
-        self._clock = clock
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-        self._last_prune = clock()
+class RateLimiter(Protocol):
+    def hit(self, keys: Sequence[str]) -> float:
+        """Count one request against every key; 0.0 if allowed, else seconds to wait."""
+        ...
 
-    def hit(self, key: str) -> float:
-        """Count one request for `key`; 0.0 if allowed, else seconds until it would be."""
-        now = self._clock()
-        with self._lock:
-            if now - self._last_prune > self.window:
-                self._prune(now)
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(0.001, hits[0] + self.window - now)
-            hits.append(now)
-            return 0.0
 
-    def retry_after_header(self, wait: float) -> str:
-        return str(max(1, math.ceil(wait)))
+def retry_after_header(wait: float) -> str:
+    return str(max(1, math.ceil(wait)))
 
-    def _prune(self, now: float) -> None:
-        stale = [k for k, h in self._hits.items() if not h or h[-1] <= now - self.window]
-        for k in stale:
-            del self._hits[k]
-        self._last_prune = now
+
+def address_key(address: str) -> str:
+    """The limit key of a client address: itself, or its /64 for IPv6."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"addr:{address}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"addr:{ip.ipv4_mapped}"
+        return f"addr:{ipaddress.ip_network(f'{ip}/{IPV6_CLIENT_PREFIX}', strict=False)}"
+    return f"addr:{ip}"

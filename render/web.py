@@ -2,9 +2,16 @@
 
 Server-rendered HTML that works without JavaScript. Every error is shown next
 to its field and in a summary at the top, in Swedish, with what the person
-typed kept. Downloads (pre-filled and blank) count against a per-client
-limit. The client's name is filled from the registry only for a matching
-organisationsnummer and subscription number pair (see `issue.py`).
+typed kept. The client's name is filled from the registry only for a
+matching organisationsnummer and subscription number pair (see `issue.py`).
+
+Everything that can reveal whether a pair matches (the "look up" button and
+a pre-filled download) and every download counts against the rate limit
+before the registry is read: per client address always, and per client
+organisationsnummer when one is given, so guessing one client's subscription
+number is slow from any number of addresses. The form is read with small
+bounds (no files, few and short fields); the body size itself is capped
+before the page runs (`kopplingar.middleware`).
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from forms import (
     FieldSpec,
@@ -29,9 +38,10 @@ from forms import (
     InvalidValue,
     clean_field,
     form_spec,
+    parse_organisationsnummer,
 )
 from render.issue import FILE_STEMS, RenderedForm, blank_form, fill_client_from_registry, issue_form
-from render.ratelimit import SlidingWindowLimiter
+from render.ratelimit import RateLimiter, address_key, retry_after_header
 
 TEMPLATES = Path(__file__).parent / "templates"
 SLUGS = {stem: kind for kind, stem in FILE_STEMS.items()}
@@ -49,6 +59,9 @@ DESCRIPTIONS = {
 
 # The client's name comes from the registry when the pair matches, so it is optional here.
 WEB_OPTIONAL = {"client_name"}
+# The longest form has about 30 fields; no field is longer than a few hundred characters.
+MAX_FORM_FIELDS = 60
+MAX_FIELD_BYTES = 2048
 
 
 def make_environment() -> Environment:
@@ -67,7 +80,7 @@ class PublicPages:
     engine: Engine
     qr_key: bytes
     mailbox: str
-    limiter: SlidingWindowLimiter
+    limiter: RateLimiter
     client_key: Callable[[Request], str]
 
 
@@ -98,12 +111,19 @@ def make_public_router(pages: PublicPages) -> APIRouter:
         html = env.get_template(template).render(mailbox=pages.mailbox, **ctx)
         return HTMLResponse(html, status_code=status)
 
-    def limited(request: Request) -> HTMLResponse | None:
-        wait = pages.limiter.hit(pages.client_key(request))
+    def limited(request: Request, values: dict[str, str] | None = None) -> HTMLResponse | None:
+        """The 429 page if this client, or this client company, has used up the window."""
+        keys = [address_key(pages.client_key(request))]
+        try:
+            orgnr = parse_organisationsnummer((values or {}).get("client_orgnr", "")).text
+            keys.append(f"orgnr:{orgnr}")
+        except InvalidValue:
+            pass  # no number, nothing to look up with it
+        wait = pages.limiter.hit(keys)
         if not wait:
             return None
         resp = page("rate_limited.html", status=429, minutes=max(1, round(wait / 60)))
-        resp.headers["Retry-After"] = pages.limiter.retry_after_header(wait)
+        resp.headers["Retry-After"] = retry_after_header(wait)
         return resp
 
     def pdf_response(form: RenderedForm) -> Response:
@@ -184,19 +204,25 @@ def make_public_router(pages: PublicPages) -> APIRouter:
         if kind is None:
             return page("not_found.html", status=404)
         spec = form_spec(kind)
-        form = await request.form()
+        try:
+            form = await request.form(
+                max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
+            )
+        except HTTPException:
+            return page("bad_request.html", status=400)
         values = {
             f.name: str(form.get(f.name) or "").strip()
             for f in spec.fields
             if f.type is not FieldType.DATE
         }
         action = str(form.get("action") or "download")
+        # A database write that may wait for a lock: not on the event loop.
+        if (refused := await run_in_threadpool(limited, request, values)) is not None:
+            return refused
         with Session(pages.engine) as session:
             try:
                 if action == "lookup":
                     return lookup(kind, session, values)
-                if (refused := limited(request)) is not None:
-                    return refused
                 issued = issue_form(
                     session,
                     kind,

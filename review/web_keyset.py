@@ -12,11 +12,15 @@ instead of a COALESCE no index can serve.
 A position in an order is a `Key` (segment, values); it travels in the URL as
 text (`Key.encode`): timestamps as integer microseconds, floats by `repr`, so
 a round trip is exact and the next page starts exactly after the last row.
+The URL is the client's to change, so `parse_cursor` accepts only a key that
+fits the order: a segment it has, one value per key column, each of the
+column's type and within what the database holds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +33,8 @@ from registry import UTCDateTime
 from workqueue import Submission
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_INTEGER = 2**31 - 1  # what an Integer column holds on PostgreSQL
+_BIGINT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,30 @@ def segments(sort: str) -> list[Segment]:
 
 def _always(_submission: Submission) -> bool:
     return True
+
+
+def _fits(column: Any, value: Any) -> bool:
+    kind = column.type
+    if isinstance(kind, UTCDateTime | sa.DateTime):
+        return isinstance(value, dt.datetime)
+    if isinstance(kind, sa.Float):
+        return isinstance(value, float) and math.isfinite(value)
+    bound = _BIGINT if isinstance(kind, sa.BigInteger) else _INTEGER
+    return type(value) is int and -bound <= value <= bound
+
+
+def parse_cursor(sort: str, text: str) -> Key | None:
+    """The key of a "next page" link in the order `sort`, or None if it is not one."""
+    key = Key.decode(text)
+    segs = segments(sort)
+    if key is None or not 0 <= key.segment < len(segs):
+        return None
+    columns = segs[key.segment].columns
+    if len(key.values) != len(columns):
+        return None
+    if not all(_fits(c, v) for c, v in zip(columns, key.values, strict=True)):
+        return None
+    return key
 
 
 def row_key(sort: str, submission: Submission) -> Key:

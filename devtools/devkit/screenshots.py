@@ -120,7 +120,6 @@ def prepare(root: Path) -> tuple[AppContext, int]:
         public_base_url="https://kopplingar.example.se",
         download_limit=1000,
         download_window_seconds=600,
-        trust_forwarded_for=False,
         images_dir=root / "data" / "images",
         cookie_secure=False,  # plain http on loopback
     )

@@ -24,8 +24,9 @@ from forms import FormKind, clean_values, form_spec, new_form_id, sign_payload
 from kopplingar.app import create_app
 from kopplingar.benchmarks.common import Timing, table, time_each
 from kopplingar.context import AppContext
+from kopplingar.database import upgrade_all
 from kopplingar.serving import serve_in_thread
-from registry import import_registry, make_engine, upgrade_database
+from registry import import_registry, make_engine
 from render import issue_form, render_form_pdf
 from samples import REGISTRY_JSON
 
@@ -118,7 +119,7 @@ def run(count: int, http_requests: int) -> str:
 
     with tempfile.TemporaryDirectory(prefix="kopplingar-bench-") as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        upgrade_database(engine)
+        upgrade_all(engine)  # the download limit is counted in the queue's tables
         with Session(engine) as session:
             import_registry(session, REGISTRY_JSON)
             session.commit()
@@ -138,7 +139,6 @@ def run(count: int, http_requests: int) -> str:
             public_base_url="http://127.0.0.1",
             download_limit=10**9,
             download_window_seconds=1,
-            trust_forwarded_for=False,
         )
         slugs = {FormKind.DUAL: "dubbelsammankoppling", FormKind.DISCONNECT: "bortkoppling"}
         with (

@@ -49,7 +49,7 @@ BENCH_KEY = b"bench-only-key-not-used-for-real-forms-0123456789"
 MAILBOX = "kopplingar@example.se"
 REVIEWER_EMAIL = "granskare@backoffice.example"
 # Meets the password policy; the account lives only in the benchmark's own database.
-REVIEWER_PASSWORD = "Bänken mäter 2026 sidor"
+REVIEWER_PASSWORD = "Sju sorters kakor i ugnen"
 DEFAULT_POSTGRESQL = "postgresql://postgres@127.0.0.1:5432/test"
 FINDING = "signature.missing"
 DEEP_PAGES = 100  # "Nästa sida" followed this often, or until the list ends
@@ -193,7 +193,6 @@ def measure(url: str, name: str, count: int, requests: int, *, seed: int = 7) ->
                 public_base_url="http://127.0.0.1",
                 download_limit=10**9,
                 download_window_seconds=1,
-                trust_forwarded_for=False,
                 images_dir=images.root,
             )
             with (

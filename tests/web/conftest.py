@@ -14,6 +14,7 @@ from forms import FormKind
 from kopplingar.app import create_app
 from kopplingar.benchmarks.render import sample_value_sets
 from kopplingar.context import AppContext
+from kopplingar.settings import parse_networks
 from registry import import_registry
 from samples import REGISTRY_JSON
 
@@ -29,7 +30,7 @@ def loaded_engine(engine: Engine) -> Engine:
     return engine
 
 
-def make_app(engine: Engine, *, limit: int = 1000, trust_forwarded_for: bool = False) -> FastAPI:
+def make_app(engine: Engine, *, limit: int = 1000, trusted_proxies: str = "") -> FastAPI:
     ctx = AppContext(
         engine=engine,
         qr_key=QR_KEY,
@@ -37,7 +38,7 @@ def make_app(engine: Engine, *, limit: int = 1000, trust_forwarded_for: bool = F
         public_base_url="http://testserver",
         download_limit=limit,
         download_window_seconds=600,
-        trust_forwarded_for=trust_forwarded_for,
+        trusted_proxies=parse_networks(trusted_proxies),
     )
     return create_app(ctx)
 

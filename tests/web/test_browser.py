@@ -12,8 +12,9 @@ from pypdf import PdfReader
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from kopplingar.database import upgrade_all
 from kopplingar.serving import serve_in_thread
-from registry import import_registry, make_engine, upgrade_database
+from registry import import_registry, make_engine
 from samples import REGISTRY_JSON
 from tests.web.conftest import make_app
 
@@ -35,7 +36,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     # One real-browser run is enough: the client tests cover both databases.
     engine = make_engine(f"sqlite:///{tmp_path / 'browser.db'}")
-    upgrade_database(engine)
+    upgrade_all(engine)
     with Session(engine) as session:
         import_registry(session, REGISTRY_JSON)
         session.commit()

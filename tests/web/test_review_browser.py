@@ -135,7 +135,6 @@ def _app_context(desk: Desk) -> AppContext:
         public_base_url="https://kopplingar.example.se",
         download_limit=1000,
         download_window_seconds=600,
-        trust_forwarded_for=False,
         images_dir=desk.images,
         cookie_secure=False,  # served over plain http on loopback
     )
