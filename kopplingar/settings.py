@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kopplingar.errors import ConfigError
@@ -37,6 +44,7 @@ ENV_PREFIX = "KOPPLINGAR_"
 DEMO_MAILBOX = "kopplingar@example.se"
 MIN_SECRET_BYTES = 32
 _KNOWN_BAD_SECRETS = {"changeme", "secret", "change-me", "default", "kopplingar"}
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Mode(StrEnum):
@@ -78,14 +86,19 @@ class Settings(BaseSettings):
         "Production: an https URL on a public host.",
     )
     download_limit: int = Field(
-        default=20, ge=1, description="Form downloads per address per window on the public pages."
+        default=20,
+        ge=1,
+        description="Form downloads and lookups per window on the public pages, per address "
+        "and per client organisationsnummer (shared by all workers).",
     )
     download_window_seconds: int = Field(
         default=600, ge=1, description="The window of `KOPPLINGAR_DOWNLOAD_LIMIT`, in seconds."
     )
-    trust_forwarded_for: bool = Field(
-        default=False,
-        description="Take the client address from `X-Forwarded-For` (only behind your own proxy).",
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated networks of your own reverse proxies (`127.0.0.1/32,::1`). "
+        "From these peers only, the client is the rightmost `X-Forwarded-For` hop outside "
+        "them. Empty: the peer address, and uvicorn ignores proxy headers.",
     )
 
     # The mailbox: IMAP, or a local Maildir / folder of .eml files (demo, tests, imports).
@@ -129,6 +142,12 @@ class Settings(BaseSettings):
         le=200,
         description="Larger messages are quarantined after fetching only their header, in MB.",
     )
+    min_free_mb: int = Field(
+        default=200,
+        ge=0,
+        description="A mailbox pass refuses to start (exit 75) with less free space than "
+        "this in the data directory, in MB.",
+    )
     reader_jobs: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
@@ -151,6 +170,12 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         description="Working days the receipt mail promises for a review.",
+    )
+    autoreply_max_per_hour: int = Field(
+        default=200,
+        ge=0,
+        description="Automatic replies (receipts and the like) to all senders together per hour; "
+        "the rest are kept unsent as `suppressed`. 0 sends none.",
     )
 
     # Outgoing mail (replies). Without a host, replies wait in the outbox.
@@ -197,6 +222,17 @@ class Settings(BaseSettings):
             raise ValueError("\n".join(problems))
         return self
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        try:
+            return ",".join(str(net) for net in parse_networks(value))
+        except ValueError as exc:
+            raise ValueError(f"not a list of networks such as 127.0.0.1/32,::1 ({exc})") from None
+
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -223,6 +259,13 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
         return path.read_text().strip().encode()
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """`10.0.0.0/8, ::1` as networks (a bare address is its own /32 or /128); ValueError if bad."""
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()
+    )
 
 
 def _public_url_problem(url: str) -> str | None:
@@ -270,6 +313,12 @@ def _problem_lines(exc: ValidationError) -> list[str]:
 
 def load_settings(**overrides: Any) -> Settings:
     """The settings from the environment and `.env` (and `overrides`), checked for the mode."""
+    if os.environ.get(f"{ENV_PREFIX}TRUST_FORWARDED_FOR"):
+        # Ignoring it silently would count every client behind the proxy as the proxy.
+        raise ConfigError(
+            f"{ENV_PREFIX}TRUST_FORWARDED_FOR is no longer read: list your proxies instead, "
+            f"e.g. {ENV_PREFIX}TRUSTED_PROXIES=127.0.0.1/32,::1/128"
+        )
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -284,6 +333,8 @@ def settings_table() -> str:
             default = "see description"
         elif info.default is None:
             default = "unset"
+        elif info.default == "":
+            default = "empty"
         else:
             value = info.default.value if isinstance(info.default, StrEnum) else info.default
             default = f"`{value}`"

@@ -3,7 +3,8 @@
 `install_review_pages(app, pages)` adds everything under `/granskning/`: the
 routes of `web_queue` (queue, audit log), `web_detail` (one submission,
 claiming, corrections, decisions), `web_admin` (reviewers, registry pages),
-the static files, and the handlers that turn `LoginRequired` into a redirect
+`web_quarantine` (what the mailbox set aside, its raw mail, release), the
+static files, and the handlers that turn `LoginRequired` into a redirect
 and `PageError` into a Swedish page.
 
 Login is protected against CSRF before any session exists: the login page
@@ -15,8 +16,16 @@ HttpOnly, SameSite=Lax cookie limited to `/granskning`, Secure over https or
 when configured. Logout is a POST with the session's CSRF token and ends the
 session on the server, so a copied cookie is worthless afterwards.
 
+An account with a second factor logs in in two steps: the password gives a
+session marked "second factor pending" that opens only `/logga-in/kod`; the
+right code there ends it and sets a new, full session's cookie
+(`review.second_factor.complete_login`). A full session whose reviewer owes
+a step (a password set by an admin, an admin without a second factor) is
+sent to that step's page by `StepRequired`, whatever it asked for.
+
 Images are served by row id: the sha256 comes from the database, never from
-the request, and only to a logged-in reviewer.
+the request, and only to a logged-in reviewer, with `Cache-Control: no-store`
+(they show personal data and signatures, so no copy stays in the browser).
 """
 
 from __future__ import annotations
@@ -33,8 +42,14 @@ from sqlmodel import Session
 
 from review.auth import LoginRefused, LoginThrottled, authenticate, end_session, start_session
 from review.errors import ReviewError
+from review.second_factor import SecondFactorRefused, complete_login, has_second_factor
+from review.security import record_security_event
+from review.throttle import trust_device
+from review.web_account import add_account_routes
 from review.web_admin import add_admin_routes
 from review.web_common import (
+    CODE_PATH,
+    DEVICE_COOKIE,
     PREFIX,
     SESSION_COOKIE,
     STATIC_DIR,
@@ -42,14 +57,23 @@ from review.web_common import (
     Kit,
     LoginRequired,
     PageError,
+    Posted,
     ReviewPages,
+    RowId,
+    StepRequired,
+    Viewer,
+    cookie_secure,
+    delete_cookie,
     make_kit,
     query,
+    read_cookie,
     safe_next,
+    set_cookie,
 )
 from review.web_detail import add_detail_routes
+from review.web_quarantine import add_quarantine_routes
 from review.web_queue import add_queue_routes
-from workqueue import SubmissionField, SubmissionPage, SubmissionSignature
+from workqueue import Reviewer, SubmissionField, SubmissionPage, SubmissionSignature
 
 __all__ = ["PREFIX", "ReviewPages", "install_review_pages"]
 
@@ -76,9 +100,7 @@ def login_token_valid(key: bytes, nonce: str | None, token: str, now: int) -> bo
 
 
 def _secure(pages: ReviewPages, request: Request) -> bool:
-    if pages.cookie_secure is not None:
-        return pages.cookie_secure
-    return request.url.scheme == "https"
+    return cookie_secure(pages, request)
 
 
 def _image_type(data: bytes) -> str:
@@ -149,6 +171,7 @@ def _add_login_routes(router: APIRouter, kit: Kit) -> None:
                     address=pages.client_key(request),
                     now=now,
                     policy=pages.auth,
+                    device=read_cookie(pages, request, DEVICE_COOKIE),
                 )
             except LoginThrottled as exc:
                 session.commit()
@@ -160,6 +183,7 @@ def _add_login_routes(router: APIRouter, kit: Kit) -> None:
             except LoginRefused as exc:
                 session.commit()  # the failure counts towards the throttle
                 return login_page(request, next_path=next_path, status=403, error=str(exc))
+            two_steps = has_second_factor(reviewer)
             info = start_session(
                 session,
                 reviewer,
@@ -167,26 +191,103 @@ def _add_login_routes(router: APIRouter, kit: Kit) -> None:
                 policy=pages.auth,
                 address=pages.client_key(request),
                 user_agent=request.headers.get("user-agent", "")[:200],
+                second_factor_pending=two_steps,
             )
+            # A browser is known only once the whole login is done, second factor included.
+            device = None if two_steps else remember_device(session, request, reviewer)
             session.commit()
-        done = RedirectResponse(next_path, status_code=303)
-        done.set_cookie(
-            SESSION_COOKIE,
-            info.token,
-            path=PREFIX,
-            secure=_secure(pages, request),
-            httponly=True,
-            samesite="lax",
-        )
+        target = query(CODE_PATH, next=next_path) if two_steps else next_path
+        done = with_session_cookie(RedirectResponse(target, status_code=303), request, info.token)
+        if device is not None:
+            with_device_cookie(done, request, device)
         done.delete_cookie(LOGIN_COOKIE, path=f"{PREFIX}/logga-in")
         return done
 
-    @router.post("/logga-ut", response_model=None, dependencies=[Depends(kit.posted)])
-    def do_logout(request: Request, session: Session = Depends(kit.db)) -> Response:
-        end_session(session, request.cookies.get(SESSION_COOKIE, ""), pages.clock())
+    def with_session_cookie(response: Response, request: Request, token: str) -> Response:
+        set_cookie(response, pages, request, SESSION_COOKIE, token, path=PREFIX, samesite="lax")
+        return response
+
+    def remember_device(session: Session, request: Request, reviewer: Reviewer) -> str:
+        """The device cookie's new value after a whole login (review.throttle)."""
+        return trust_device(
+            session,
+            reviewer,
+            read_cookie(pages, request, DEVICE_COOKIE),
+            now=pages.clock(),
+            policy=pages.auth,
+        )
+
+    def with_device_cookie(response: Response, request: Request, value: str) -> None:
+        # Strict and only on the login pages: it is worth nothing anywhere else.
+        set_cookie(
+            response,
+            pages,
+            request,
+            DEVICE_COOKIE,
+            value,
+            path=f"{PREFIX}/logga-in",
+            samesite="strict",
+            max_age=int(pages.auth.device_lifetime.total_seconds()),
+        )
+
+    def code_page(
+        me: Viewer, *, next_path: str, error: str = "", status: int = 200
+    ) -> HTMLResponse:
+        return kit.render(
+            "login_code.html", viewer=None, status=status, me=me, next_path=next_path, error=error
+        )
+
+    @router.get("/logga-in/kod", response_class=HTMLResponse)
+    def show_code(next: str = "", me: Viewer = Depends(kit.pending)) -> HTMLResponse:
+        return code_page(me, next_path=safe_next(next))
+
+    @router.post("/logga-in/kod", response_model=None)
+    def do_code(
+        request: Request, p: Posted = Depends(kit.any_posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        next_path = safe_next(p.get("next"))
+        if not p.viewer.info.second_factor_pending:
+            return RedirectResponse(next_path, status_code=303)
+        try:
+            info, _kind = complete_login(
+                session,
+                p.viewer.info,
+                p.get("code"),
+                now=pages.clock(),
+                policy=pages.auth,
+                address=pages.client_key(request),
+                user_agent=request.headers.get("user-agent", "")[:200],
+            )
+        except LoginThrottled as exc:
+            session.commit()
+            response = code_page(p.viewer, next_path=next_path, status=429, error=str(exc))
+            response.headers["Retry-After"] = str(
+                max(1, math.ceil(exc.retry_after.total_seconds()))
+            )
+            return response
+        except SecondFactorRefused as exc:
+            session.commit()  # the failure counts towards the throttle and is recorded
+            return code_page(p.viewer, next_path=next_path, status=403, error=str(exc))
+        device = remember_device(session, request, p.viewer.reviewer)
+        session.commit()
+        done = with_session_cookie(
+            RedirectResponse(next_path, status_code=303), request, info.token
+        )
+        with_device_cookie(done, request, device)
+        return done
+
+    # Any session, half logged-in or owing a step included: leaving is always allowed.
+    @router.post("/logga-ut", response_model=None)
+    def do_logout(
+        request: Request, p: Posted = Depends(kit.any_posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        now = pages.clock()
+        end_session(session, p.viewer.info.token, now)
+        email = p.viewer.reviewer.email
+        record_security_event(session, "security.logout", actor=email, subject=email, now=now)
         session.commit()
         response = RedirectResponse(f"{PREFIX}/logga-in", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+        delete_cookie(response, pages, request, SESSION_COOKIE, path=PREFIX)
         return response
 
 
@@ -199,18 +300,14 @@ def _add_image_routes(router: APIRouter, kit: Kit) -> None:
             data = store.get(sha)
         except ReviewError:
             raise PageError(404, "Bilden finns inte i bildarkivet.") from None
-        # Content-addressed: the bytes behind an id never change.
-        return Response(
-            data,
-            media_type=_image_type(data),
-            headers={"Cache-Control": "private, max-age=86400, immutable"},
-        )
+        # Scans of signed forms with personal data: not kept in the browser's cache either.
+        return Response(data, media_type=_image_type(data), headers={"Cache-Control": "no-store"})
 
     logged_in = [Depends(kit.viewer)]
 
     @router.get("/bild/sida/{page_id}", response_model=None, dependencies=logged_in)
     def page_image(
-        page_id: int, original: bool = False, session: Session = Depends(kit.db)
+        page_id: RowId, original: bool = False, session: Session = Depends(kit.db)
     ) -> Response:
         row = session.get(SubmissionPage, page_id)
         if row is None:
@@ -218,12 +315,12 @@ def _add_image_routes(router: APIRouter, kit: Kit) -> None:
         return image(row.image_sha256 if original else row.aligned_sha256 or row.image_sha256)
 
     @router.get("/bild/falt/{field_id}", response_model=None, dependencies=logged_in)
-    def field_image(field_id: int, session: Session = Depends(kit.db)) -> Response:
+    def field_image(field_id: RowId, session: Session = Depends(kit.db)) -> Response:
         row = session.get(SubmissionField, field_id)
         return image(row.crop_sha256 if row else None)
 
     @router.get("/bild/underskrift/{signature_id}", response_model=None, dependencies=logged_in)
-    def signature_image(signature_id: int, session: Session = Depends(kit.db)) -> Response:
+    def signature_image(signature_id: RowId, session: Session = Depends(kit.db)) -> Response:
         row = session.get(SubmissionSignature, signature_id)
         return image(row.crop_sha256 if row else None)
 
@@ -234,6 +331,8 @@ def make_review_router(pages: ReviewPages) -> tuple[APIRouter, Kit]:
     _add_login_routes(router, kit)
     _add_image_routes(router, kit)
     add_queue_routes(router, kit)
+    add_account_routes(router, kit)
+    add_quarantine_routes(router, kit)
     add_admin_routes(router, kit)
     add_detail_routes(router, kit)  # last: its /{id} must not shadow the named pages
     return router, kit
@@ -251,9 +350,13 @@ def install_review_pages(app: FastAPI, pages: ReviewPages) -> None:
         if exc.next_path and exc.next_path != PREFIX + "/":
             target = query(target, next=exc.next_path)
         response = RedirectResponse(target, status_code=303)
-        if request.cookies.get(SESSION_COOKIE):
-            response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+        if read_cookie(pages, request, SESSION_COOKIE):
+            delete_cookie(response, pages, request, SESSION_COOKIE, path=PREFIX)
         return response
+
+    @app.exception_handler(StepRequired)
+    def to_step(_request: Request, exc: StepRequired) -> Response:
+        return RedirectResponse(exc.target, status_code=303)
 
     @app.exception_handler(PageError)
     def error_page(_request: Request, exc: PageError) -> Response:

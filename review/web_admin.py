@@ -1,15 +1,17 @@
 """Reviewer management (admins only) and the registry pages (every reviewer).
 
 `/granskning/granskare` lists reviewers with their last login; an admin adds
-one (with a first password the admin passes on) or disables and enables
-one. Disabling ends the reviewer's sessions on the server at once. Admins
-cannot disable themselves, so the last admin cannot lock everyone out by a
-slip. Reviewers get 403 on all of it.
+one (with a first password the admin passes on, which the new reviewer must
+replace at their first login) or disables and enables one. Disabling ends
+the reviewer's sessions on the server at once. Admins cannot disable
+themselves, so the last admin cannot lock everyone out by a slip. Reviewers
+get 403 on all of it.
 
 `/granskning/register/{orgnr}` is what the registry says about one company
 now, with history: subscriptions and who pays them, people and roles, the
 firms it is connected to, and (for a firm) its client list. The detail page
-links here for every party of a form.
+links here for every party of a form. The four-eyes rules page is
+`web_rules`', installed from here.
 """
 
 from __future__ import annotations
@@ -27,13 +29,17 @@ from registry import (
     firm_clients,
 )
 from review.auth import AuthError, create_reviewer, last_logins, set_active
-from review.web_common import PREFIX, Kit, PageError, Posted, Viewer
+from review.security import record_security_event
+from review.web_common import PREFIX, Kit, PageError, Posted, RowId, Viewer
+from review.web_rules import add_rules_routes
 from workqueue import Reviewer, ReviewerRole
 
 ROLE_LABELS = {ReviewerRole.REVIEWER.value: "Granskare", ReviewerRole.ADMIN.value: "Administratör"}
 
 
 def add_admin_routes(router: APIRouter, kit: Kit) -> None:
+    add_rules_routes(router, kit)  # the four-eyes rules, also admins only
+
     def reviewers_page(
         session: Session,
         me: Viewer,
@@ -70,17 +76,26 @@ def add_admin_routes(router: APIRouter, kit: Kit) -> None:
         if role not in ROLE_LABELS:
             raise PageError(400, "Okänd roll.")
         try:
-            create_reviewer(
+            added = create_reviewer(
                 session,
                 email=p.get("email"),
                 name=p.get("name"),
                 role=ReviewerRole(role),
                 password=p.form.get("password", ""),
                 now=kit.now(),
+                must_change_password=True,  # the admin knows it: the reviewer picks their own
             )
         except AuthError as exc:
             session.rollback()
             return reviewers_page(session, p.viewer, error=exc.message, status=422, form=p.form)
+        record_security_event(
+            session,
+            "security.reviewer_added",
+            actor=p.viewer.reviewer.email,
+            subject=added.email,
+            detail=f"roll: {ROLE_LABELS[role]}",
+            now=kit.now(),
+        )
         session.commit()
         return RedirectResponse(f"{PREFIX}/granskare", status_code=303)
 
@@ -90,22 +105,33 @@ def add_admin_routes(router: APIRouter, kit: Kit) -> None:
                 session, p.viewer, status=409, error="Du kan inte inaktivera ditt eget konto."
             )
         try:
-            set_active(session, reviewer_id, active, kit.now())
+            changed = set_active(session, reviewer_id, active, kit.now())
         except AuthError as exc:
             session.rollback()
             raise PageError(404, exc.message) from None
+        record_security_event(
+            session,
+            "security.reviewer_enabled" if active else "security.reviewer_disabled",
+            actor=p.viewer.reviewer.email,
+            subject=changed.email,
+            now=kit.now(),
+        )
         session.commit()
         return RedirectResponse(f"{PREFIX}/granskare", status_code=303)
 
     @router.post("/granskare/{reviewer_id}/inaktivera", response_model=None)
     def disable(
-        reviewer_id: int, p: Posted = Depends(kit.admin_posted), session: Session = Depends(kit.db)
+        reviewer_id: RowId,
+        p: Posted = Depends(kit.admin_posted),
+        session: Session = Depends(kit.db),
     ) -> Response:
         return switch(reviewer_id, False, p, session)
 
     @router.post("/granskare/{reviewer_id}/aktivera", response_model=None)
     def enable(
-        reviewer_id: int, p: Posted = Depends(kit.admin_posted), session: Session = Depends(kit.db)
+        reviewer_id: RowId,
+        p: Posted = Depends(kit.admin_posted),
+        session: Session = Depends(kit.db),
     ) -> Response:
         return switch(reviewer_id, True, p, session)
 

@@ -11,6 +11,27 @@ the pages never read settings. `make_kit` turns it into FastAPI dependencies:
   `PageError(403)` before the handler runs, so a forged POST changes nothing;
 * `admin` / `admin_posted` the same, for admins only (403 otherwise).
 
+Every such refusal (a CSRF mismatch, a 403 for a non-admin) is recorded as a
+security event (`review.security`) before the 403 is raised.
+
+Cookies: over TLS the session and device cookies are named `__Host-...`, so
+the browser insists on Secure, `Path=/` and no Domain, and no sibling
+subdomain or plain-http page can plant or shadow them; only that name is
+read then. Over plain http (the demo on loopback) they keep a plain name
+under `/granskning`, since browsers refuse `__Host-` without Secure.
+
+`form` reads a POST with bounds (no files, at most `MAX_FORM_FIELDS` fields
+of `MAX_FIELD_BYTES`; 400 beyond). Ids in paths and queries are `RowId` /
+`OptionalRowId`: a number outside 1..2**31-1 is a 400 page before any query.
+
+A session is not yet a viewer when a step is owed: the second factor at
+login (`second_factor_pending`), a password chosen by an admin that must be
+replaced, or an admin's missing second factor. `viewer` then raises
+`StepRequired`, a redirect to the one page that settles it, so nothing else
+opens, not even by a POST. Those pages use `account` / `account_posted`
+(a full session, step or not) and `pending` (a session waiting for its
+code); logout takes any session (`any_posted`).
+
 The pages are rendered with Jinja2 from `review/templates` with autoescape;
 the CSP is `default-src 'self'`, so templates carry no inline script, no
 event handler attributes and no `style=` attributes: behaviour lives in
@@ -23,18 +44,22 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, NoReturn
 from urllib.parse import urlencode
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.exceptions import HTTPException
 
 from registry import utcnow
 from render import SWEDISH_TIME, blankett, blankett_id
 from review.auth import AuthPolicy, SessionInfo, check_csrf, load_session
+from review.second_factor import needs_enrolment
+from review.security import record_security_event
 from workqueue import ImageStore, Reviewer, ReviewerRole
 
 PREFIX = "/granskning"
@@ -42,7 +67,22 @@ STATIC_PREFIX = f"{PREFIX}/static"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "granskning"
+DEVICE_COOKIE = "granskning_enhet"  # the login throttle's device cookie (review.throttle)
+HOST_PREFIX = "__Host-"
 CSRF_FIELD = "csrf"
+CODE_PATH = f"{PREFIX}/logga-in/kod"
+ACCOUNT_PATH = f"{PREFIX}/konto"
+PASSWORD_PATH = f"{ACCOUNT_PATH}/losenord"
+ENROL_PATH = f"{ACCOUNT_PATH}/tvastegsverifiering"
+
+# Row ids in paths and queries: a number an id column holds (INTEGER on PostgreSQL), else 400
+# before any query (a larger one overflowed the database or its driver: a 500).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]
+OptionalRowId = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
+# No reviewer form has more than a few dozen fields; the body is capped before this anyway.
+MAX_FORM_FIELDS = 200
+MAX_FIELD_BYTES = 16 * 1024
 
 SIGNATURE_STATES = {"signed": "Signerad", "empty": "Saknas", "unsure": "Osäker"}
 SEVERITIES = {"blocking": "Blockerande", "warning": "Varning", "info": "Info"}
@@ -80,6 +120,55 @@ class ReviewPages:
     client_key: Callable[[Request], str]  # the address a login is throttled by
     cookie_secure: bool | None = None  # None: Secure exactly when the request came over https
     clock: Callable[[], dt.datetime] = field(default=utcnow)
+    raw_mail: ImageStore | None = None  # the mailbox's raw .eml store; None: no downloads
+
+
+def cookie_secure(pages: ReviewPages, request: Request) -> bool:
+    if pages.cookie_secure is not None:
+        return pages.cookie_secure
+    return request.url.scheme == "https"
+
+
+def cookie_name(base: str, secure: bool) -> str:
+    return HOST_PREFIX + base if secure else base
+
+
+def read_cookie(pages: ReviewPages, request: Request, base: str) -> str | None:
+    return request.cookies.get(cookie_name(base, cookie_secure(pages, request)))
+
+
+def set_cookie(
+    response: Response,
+    pages: ReviewPages,
+    request: Request,
+    base: str,
+    value: str,
+    *,
+    path: str,
+    samesite: Literal["lax", "strict"],
+    max_age: int | None = None,
+) -> None:
+    """An HttpOnly cookie; over TLS `__Host-` named, Secure and at `Path=/` as the prefix needs."""
+    secure = cookie_secure(pages, request)
+    response.set_cookie(
+        cookie_name(base, secure),
+        value,
+        max_age=max_age,
+        path="/" if secure else path,
+        secure=secure,
+        httponly=True,
+        samesite=samesite,
+    )
+
+
+def delete_cookie(
+    response: Response, pages: ReviewPages, request: Request, base: str, *, path: str
+) -> None:
+    secure = cookie_secure(pages, request)
+    # A browser ignores the deletion of a __Host- cookie that is not itself Secure at Path=/.
+    response.delete_cookie(
+        cookie_name(base, secure), path="/" if secure else path, secure=secure, httponly=True
+    )
 
 
 class PageError(Exception):
@@ -99,10 +188,27 @@ class LoginRequired(Exception):  # noqa: N818 - a control-flow signal, not an er
         self.next_path = next_path
 
 
+class StepRequired(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """A step is owed before any other page (code, own password, enrolment): go to `target`."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
 @dataclass(frozen=True)
 class Viewer:
     info: SessionInfo
     reviewer: Reviewer
+
+    @property
+    def owed_step(self) -> str | None:
+        """The page this viewer must settle first, or None: the pages hide their menu then."""
+        if self.reviewer.must_change_password:
+            return PASSWORD_PATH
+        if needs_enrolment(self.reviewer):
+            return ENROL_PATH
+        return None
 
     @property
     def id(self) -> int:
@@ -195,6 +301,10 @@ class Kit:
     posted: Callable[..., Posted]
     admin: Callable[..., Viewer]
     admin_posted: Callable[..., Posted]
+    account: Callable[..., Viewer]
+    account_posted: Callable[..., Posted]
+    pending: Callable[..., Viewer]
+    any_posted: Callable[..., Posted]
 
     def now(self) -> dt.datetime:
         return self.pages.clock()
@@ -221,8 +331,8 @@ def make_kit(pages: ReviewPages) -> Kit:
         with Session(pages.engine) as session:
             yield session
 
-    def viewer(request: Request, session: Session = Depends(db)) -> Viewer:
-        token = request.cookies.get(SESSION_COOKIE)
+    def any_session(request: Request, session: Session = Depends(db)) -> Viewer:
+        token = read_cookie(pages, request, SESSION_COOKIE)
         info = load_session(session, token, now=pages.clock(), policy=pages.auth) if token else None
         if info is None:
             session.rollback()
@@ -230,25 +340,97 @@ def make_kit(pages: ReviewPages) -> Kit:
         session.commit()  # the session's idle clock
         return Viewer(info=info, reviewer=info.reviewer)
 
+    def account(request: Request, me: Viewer = Depends(any_session)) -> Viewer:
+        if me.info.second_factor_pending:
+            raise StepRequired(query(CODE_PATH, next=safe_next(_wanted_path(request))))
+        return me
+
+    def viewer(me: Viewer = Depends(account)) -> Viewer:
+        step = me.owed_step
+        if step is not None:
+            raise StepRequired(step)
+        return me
+
+    def pending(request: Request, me: Viewer = Depends(any_session)) -> Viewer:
+        if not me.info.second_factor_pending:
+            raise StepRequired(safe_next(request.query_params.get("next")))
+        return me
+
     async def form(request: Request) -> dict[str, str]:
-        data = await request.form()
+        try:
+            data = await request.form(
+                max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
+            )
+        except HTTPException:
+            raise PageError(
+                400, "Formuläret hade för många eller för långa fält. Ladda om sidan."
+            ) from None
         return {k: v for k, v in data.items() if isinstance(v, str)}
 
-    def posted(me: Viewer = Depends(viewer), data: dict[str, str] = Depends(form)) -> Posted:
+    def refuse(
+        session: Session, request: Request, me: Viewer, action: str, message: str
+    ) -> NoReturn:
+        # Committed before the 403, so the refusal stays recorded whatever the handler did not do.
+        session.rollback()
+        record_security_event(
+            session,
+            action,
+            actor=me.reviewer.email,
+            subject=f"{request.method} {request.url.path}",
+            now=pages.clock(),
+        )
+        session.commit()
+        raise PageError(403, message)
+
+    def checked(session: Session, request: Request, me: Viewer, data: dict[str, str]) -> Posted:
         if not check_csrf(me.info, data.get(CSRF_FIELD, "")):
-            raise PageError(
-                403, "Formuläret saknade en giltig säkerhetskod. Ladda om sidan och försök igen."
+            refuse(
+                session,
+                request,
+                me,
+                "security.csrf_refused",
+                "Formuläret saknade en giltig säkerhetskod. Ladda om sidan och försök igen.",
             )
         return Posted(viewer=me, form=data)
 
-    def admin(me: Viewer = Depends(viewer)) -> Viewer:
+    def posted(
+        request: Request,
+        me: Viewer = Depends(viewer),
+        data: dict[str, str] = Depends(form),
+        session: Session = Depends(db),
+    ) -> Posted:
+        return checked(session, request, me, data)
+
+    def account_posted(
+        request: Request,
+        me: Viewer = Depends(account),
+        data: dict[str, str] = Depends(form),
+        session: Session = Depends(db),
+    ) -> Posted:
+        return checked(session, request, me, data)
+
+    def any_posted(
+        request: Request,
+        me: Viewer = Depends(any_session),
+        data: dict[str, str] = Depends(form),
+        session: Session = Depends(db),
+    ) -> Posted:
+        return checked(session, request, me, data)
+
+    admins_only = "Sidan är bara för administratörer."
+
+    def admin(
+        request: Request, me: Viewer = Depends(viewer), session: Session = Depends(db)
+    ) -> Viewer:
         if not me.is_admin:
-            raise PageError(403, "Sidan är bara för administratörer.")
+            refuse(session, request, me, "security.forbidden", admins_only)
         return me
 
-    def admin_posted(p: Posted = Depends(posted)) -> Posted:
+    def admin_posted(
+        request: Request, p: Posted = Depends(posted), session: Session = Depends(db)
+    ) -> Posted:
         if not p.viewer.is_admin:
-            raise PageError(403, "Sidan är bara för administratörer.")
+            refuse(session, request, p.viewer, "security.forbidden", admins_only)
         return p
 
     return Kit(
@@ -260,4 +442,8 @@ def make_kit(pages: ReviewPages) -> Kit:
         posted=posted,
         admin=admin,
         admin_posted=admin_posted,
+        account=account,
+        account_posted=account_posted,
+        pending=pending,
+        any_posted=any_posted,
     )

@@ -14,6 +14,12 @@ handler claims the next unclaimed submission in the same queue order and
 opens it: the reviewer goes from one to the next without visiting the queue.
 Failures (a decision the rules refuse, a missing override reason) show the
 page again with the message and nothing saved.
+
+An override under four eyes (`review.four_eyes`) does not decide: the page
+then shows who asked, when, why and for which findings, and offers every
+other reviewer "Bekräfta" (`/bekrafta`, carries the approval out) and
+"Avböj" (`/avboj`, with a reason), and the one who asked "Dra tillbaka"
+(`/aterkalla`). Confirming one's own override is 403 whatever the form says.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from review.claims import ClaimedByOther, DecisionError, claim, release
 from review.decide import (
     REJECT_REASONS,
     approve,
+    confirm_override,
     correct_field,
     decision_day,
     effective_values,
@@ -38,11 +45,36 @@ from review.decide import (
     preview,
     reject,
 )
-from review.web_common import PREFIX, Kit, PageError, Posted, Viewer, local_time, query
+from review.four_eyes import (
+    OwnOverride,
+    StaleOverride,
+    code_label,
+    decline_override,
+    fingerprint,
+    guarded_codes,
+    latest_request,
+    pending_request,
+    request_names,
+    withdraw_own,
+    withdraw_stale,
+)
+from review.web_common import (
+    PREFIX,
+    Kit,
+    OptionalRowId,
+    PageError,
+    Posted,
+    RowId,
+    Viewer,
+    local_time,
+    query,
+)
 from review.web_keyset import fetch, row_key
 from review.web_queue import QueueFilter, claim_holder, claim_next, decided_notice
 from workqueue import (
     InboundMessage,
+    OverrideRequest,
+    OverrideState,
     Reviewer,
     Submission,
     SubmissionField,
@@ -133,6 +165,43 @@ def _parties(session: Session, values: dict[str, str]) -> list[Party]:
     return out
 
 
+@dataclass(frozen=True)
+class OverrideView:
+    """An override request as the page shows it."""
+
+    request: OverrideRequest
+    asked_by: str
+    answered_by: str | None
+    findings: list[tuple[str, str]]  # (label, message) of each finding it overrides
+    stale: bool  # the submission changed since: it cannot be confirmed
+
+    @property
+    def pending(self) -> bool:
+        return self.request.state == OverrideState.PENDING
+
+
+def _override_view(
+    session: Session, sid: int, findings: list[SubmissionFinding]
+) -> OverrideView | None:
+    request = latest_request(session, sid)
+    if request is None:
+        return None
+    asked, answered = request_names(session, request)
+    codes = request.codes.split()
+    return OverrideView(
+        request=request,
+        asked_by=asked,
+        answered_by=answered,
+        findings=[
+            (code_label(f.code), f.message)
+            for f in findings
+            if f.code in codes and f.severity == "blocking"
+        ],
+        stale=request.state == OverrideState.PENDING
+        and fingerprint(session, sid) != request.fingerprint,
+    )
+
+
 def detail_context(
     kit: Kit, session: Session, submission: Submission, me: Viewer, flt: QueueFilter
 ) -> dict[str, Any]:
@@ -188,6 +257,8 @@ def detail_context(
         except DecisionError as exc:
             plan_error = exc.message
     previous_id, next_id = _neighbours(session, submission, flt)
+    open_blocking = open_blocking_findings(session, sid) if not decided else []
+    override = _override_view(session, sid, findings)
     return {
         "s": submission,
         "pages": pages,
@@ -198,7 +269,12 @@ def detail_context(
         "message": message,
         "parties": _parties(session, values),
         "plan": plan,
-        "open_blocking": open_blocking_findings(session, sid) if not decided else [],
+        "open_blocking": open_blocking,
+        "four_eyes": [
+            code_label(c) for c in guarded_codes(session, [f.code for f in open_blocking])
+        ],
+        "override": override,
+        "awaiting": override is not None and override.pending and not decided,
         "plan_error": plan_error,
         "holder": holder,
         "mine": mine,
@@ -274,6 +350,20 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
             return show(session, submission_id, p.viewer, flt, error=exc.message, status=409)
         return None
 
+    def not_own(
+        session: Session, submission_id: int, p: Posted, flt: QueueFilter
+    ) -> Response | None:
+        """403 before anything is claimed when the viewer asked for the pending override."""
+        load(session, submission_id)
+        waiting = pending_request(session, submission_id)
+        if waiting is None or waiting.requested_by != p.viewer.id:
+            return None
+        message = (
+            "Du kan inte bekräfta eller avböja ditt eget undantag: "
+            "en annan granskare måste göra det."
+        )
+        return show(session, submission_id, p.viewer, flt, error=message, status=403)
+
     def to(submission_id: int | None, flt: QueueFilter) -> RedirectResponse:
         target = f"{PREFIX}/{submission_id}" if submission_id is not None else f"{PREFIX}/"
         return RedirectResponse(query(target, **flt.params()), status_code=303)
@@ -289,12 +379,12 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
 
     @router.get("/{submission_id:int}", response_class=HTMLResponse)
     def detail_page(
-        submission_id: int,
+        submission_id: RowId,
         status: str = "",
         kind: str = "",
         finding: str = "",
         sort: str = "",
-        klart: int | None = None,
+        klart: OptionalRowId = None,
         me: Viewer = Depends(kit.viewer),
         session: Session = Depends(kit.db),
     ) -> HTMLResponse:
@@ -303,7 +393,7 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
 
     @router.post("/{submission_id:int}/ta", response_model=None)
     def take(
-        submission_id: int, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+        submission_id: RowId, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
     ) -> Response:
         flt = flt_of(p.form)
         if (refused := claimed(session, submission_id, p, flt)) is not None:
@@ -313,7 +403,7 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
 
     @router.post("/{submission_id:int}/slapp", response_model=None)
     def let_go(
-        submission_id: int, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+        submission_id: RowId, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
     ) -> Response:
         flt = flt_of(p.form)
         load(session, submission_id)
@@ -327,7 +417,7 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
 
     @router.post("/{submission_id:int}/rattelse", response_model=None)
     def corrections(
-        submission_id: int, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+        submission_id: RowId, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
     ) -> Response:
         flt = flt_of(p.form)
         if (refused := claimed(session, submission_id, p, flt)) is not None:
@@ -357,7 +447,7 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
 
     @router.post("/{submission_id:int}/godkann", response_model=None)
     def do_approve(
-        submission_id: int, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+        submission_id: RowId, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
     ) -> Response:
         flt = flt_of(p.form)
         if (refused := claimed(session, submission_id, p, flt)) is not None:
@@ -380,11 +470,87 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
             return show(
                 session, submission_id, p.viewer, flt, error=message, status=422, form=p.form
             )
+        # Carried out, or waiting for a second reviewer: either way this one is done with it.
         return onwards(session, p, flt, submission_id)
+
+    @router.post("/{submission_id:int}/bekrafta", response_model=None)
+    def do_confirm(
+        submission_id: RowId, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        flt = flt_of(p.form)
+        if (
+            refused := not_own(session, submission_id, p, flt)
+            or claimed(session, submission_id, p, flt)
+        ) is not None:
+            return refused
+        try:
+            confirm_override(
+                session,
+                submission_id,
+                p.viewer.reviewer,
+                now=kit.now(),
+                form_url=kit.pages.form_url,
+                sender_domain=kit.pages.sender_domain,
+            )
+            session.commit()
+        except OwnOverride as exc:
+            session.rollback()
+            return show(session, submission_id, p.viewer, flt, error=exc.message, status=403)
+        except StaleOverride as exc:
+            session.rollback()
+            withdraw_stale(session, submission_id, p.viewer.reviewer, now=kit.now())
+            session.commit()
+            return show(session, submission_id, p.viewer, flt, error=exc.message, status=409)
+        except (DecisionError, RegistryError) as exc:
+            session.rollback()
+            message = getattr(exc, "message", str(exc))
+            return show(session, submission_id, p.viewer, flt, error=message, status=422)
+        return onwards(session, p, flt, submission_id)
+
+    @router.post("/{submission_id:int}/avboj", response_model=None)
+    def do_decline(
+        submission_id: RowId, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        flt = flt_of(p.form)
+        if (
+            refused := not_own(session, submission_id, p, flt)
+            or claimed(session, submission_id, p, flt)
+        ) is not None:
+            return refused
+        try:
+            decline_override(
+                session,
+                submission_id,
+                p.viewer.reviewer,
+                reason=p.get("decline_reason"),
+                now=kit.now(),
+            )
+            session.commit()
+        except DecisionError as exc:
+            session.rollback()
+            status = 403 if isinstance(exc, OwnOverride) else 422
+            return show(
+                session, submission_id, p.viewer, flt, error=exc.message, status=status, form=p.form
+            )
+        return to(submission_id, flt)
+
+    @router.post("/{submission_id:int}/aterkalla", response_model=None)
+    def do_withdraw(
+        submission_id: RowId, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+    ) -> Response:
+        flt = flt_of(p.form)
+        load(session, submission_id)
+        try:
+            withdraw_own(session, submission_id, p.viewer.reviewer, now=kit.now())
+            session.commit()
+        except DecisionError as exc:
+            session.rollback()
+            return show(session, submission_id, p.viewer, flt, error=exc.message, status=403)
+        return to(submission_id, flt)
 
     @router.post("/{submission_id:int}/avvisa", response_model=None)
     def do_reject(
-        submission_id: int, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
+        submission_id: RowId, p: Posted = Depends(kit.posted), session: Session = Depends(kit.db)
     ) -> Response:
         flt = flt_of(p.form)
         if (refused := claimed(session, submission_id, p, flt)) is not None:

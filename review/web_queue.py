@@ -5,11 +5,17 @@ applied, rejected), filtered by form kind and by finding code, in one of the
 orders of `web_keyset`, 50 rows a page with keyset paging: the "next page"
 link carries the last row's key, so page 200 costs what page 1 costs. Who has
 claimed what is shown (a claim counts until `claimed_until`); a row with a
-blocking finding is marked.
+blocking finding is marked, and so is one whose override waits for a second
+reviewer; the group "Väntar på bekräftelse" lists just those.
 
 Opening a row is a plain GET (it changes nothing). "Ta nästa" is a POST: it
 claims the next unclaimed submission in the queue order and opens it, which
 is the fastest way through the queue with GET staying safe.
+
+The audit log (`/logg`) shows the cases' events (registry, decisions,
+mailbox) to every reviewer; an admin also chooses "Säkerhet" for the
+security events (`review.security.visible_events` keeps them from everyone
+else). Actions are filtered by their Swedish label.
 """
 
 from __future__ import annotations
@@ -24,12 +30,30 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, col, select
 
-from registry import audit_actions, audit_events
 from review.claims import ClaimedByOther, claim, next_unclaimed
-from review.web_common import PREFIX, STATUS_LABELS, Kit, PageError, Posted, Viewer, query
-from review.web_keyset import SORTS, Key, fetch, row_key
+from review.four_eyes import awaiting_ids, pending_request
+from review.security import (
+    SECURITY_ACTIONS,
+    AuditKind,
+    is_security_action,
+    visible_actions,
+    visible_events,
+)
+from review.web_common import (
+    PREFIX,
+    STATUS_LABELS,
+    Kit,
+    OptionalRowId,
+    PageError,
+    Posted,
+    Viewer,
+    query,
+)
+from review.web_keyset import SORTS, Key, fetch, parse_cursor, row_key
 from workqueue import (
     InboundMessage,
+    OverrideRequest,
+    OverrideState,
     Reviewer,
     Submission,
     SubmissionField,
@@ -41,14 +65,44 @@ from workqueue import (
 PAGE_SIZE = 50
 AUDIT_PAGE_SIZE = 50
 
+# The audit page's "Typ" (admins only; everyone else sees the cases): query value -> kind.
+AUDIT_KINDS: dict[str, tuple[str, AuditKind]] = {
+    "arenden": ("Ärenden", "cases"),
+    "sakerhet": ("Säkerhet", "security"),
+    "alla": ("Alla", "all"),
+}
+CASE_ACTIONS = {
+    "form.issued": "Blankett utfärdad",
+    "registry.imported": "Register importerat",
+    "connection.created": "Koppling skapad",
+    "connection.ended": "Koppling avslutad",
+    "payer.changed": "Betalare ändrad",
+    "submission.field_corrected": "Fält rättat",
+    "submission.approved": "Ärende godkänt",
+    "submission.rejected": "Ärende avslaget",
+    "submission.override_requested": "Undantag begärt",
+    "submission.override_declined": "Undantag avböjt",
+    "submission.override_withdrawn": "Undantag återtaget",
+    "four_eyes.rule_changed": "Fyraögonsregel ändrad",
+    "mail.released": "Meddelande släppt ur karantän",
+    "mail.moved_back": "Meddelande flyttat tillbaka till inkorgen",
+}
+ACTION_LABELS = CASE_ACTIONS | SECURITY_ACTIONS
+
 STATUS_GROUPS: dict[str, tuple[str, tuple[SubmissionStatus, ...]]] = {
     "queued": ("I kön", (SubmissionStatus.QUEUED,)),
     "unreadable": ("Oläsliga", (SubmissionStatus.UNREADABLE,)),
     "approved": ("Godkända", (SubmissionStatus.APPROVED, SubmissionStatus.APPLIED)),
     "rejected": ("Avslagna", (SubmissionStatus.REJECTED,)),
+    # Queued ones whose override needs a second reviewer (`review.four_eyes`).
+    "confirm": ("Väntar på bekräftelse", (SubmissionStatus.QUEUED,)),
 }
 KINDS = {"dual": "Dubbelsammankoppling", "disconnect": "Bortkoppling", "unknown": "Okänd"}
 _CODE = re.compile(r"^[a-z0-9_.]{1,60}$")
+_AWAITING = sa.exists().where(
+    col(OverrideRequest.submission_id) == col(Submission.id),
+    col(OverrideRequest.state) == OverrideState.PENDING,
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +140,8 @@ class QueueFilter:
                     col(SubmissionFinding.code) == self.finding,
                 )
             )
+        if self.status == "confirm":
+            conditions.append(_AWAITING)
         return conditions
 
     def params(self) -> dict[str, str]:
@@ -103,6 +159,7 @@ class QueueRow:
     sender: str | None
     client_name: str
     client_orgnr: str
+    awaiting: bool = False  # an override waits for a second reviewer
 
 
 KNOWN_KINDS = ("dual", "disconnect")
@@ -151,6 +208,7 @@ def queue_rows(
             values[(f.submission_id, f.name)] = (
                 f.corrected_value if f.corrected_value is not None else f.value
             )
+    waiting = awaiting_ids(session, [i for i in ids if i is not None])
     out = []
     for submission, name, sender in rows:
         holder = claim_holder(submission, name, now)
@@ -162,6 +220,7 @@ def queue_rows(
                 sender=sender,
                 client_name=values.get((submission.id, "client_name"), ""),
                 client_orgnr=values.get((submission.id, "client_orgnr"), ""),
+                awaiting=submission.id in waiting,
             )
         )
     return out
@@ -202,6 +261,12 @@ def decided_notice(session: Session, submission_id: int | None) -> str:
     if submission_id is None:
         return ""
     submission = session.get(Submission, submission_id)
+    if (
+        submission is not None
+        and submission.status == SubmissionStatus.QUEUED
+        and pending_request(session, submission_id) is not None
+    ):
+        return f"Ärende #{submission_id}: Väntar på bekräftelse av en annan granskare."
     if submission is None or submission.status in (
         SubmissionStatus.QUEUED,
         SubmissionStatus.UNREADABLE,
@@ -212,10 +277,16 @@ def decided_notice(session: Session, submission_id: int | None) -> str:
 
 def group_counts(session: Session) -> dict[str, int]:
     counts = queue_counts(session)
-    return {
+    out = {
         code: sum(counts.get(status.value, 0) for status in statuses)
         for code, (_, statuses) in STATUS_GROUPS.items()
     }
+    out["confirm"] = session.exec(
+        select(sa.func.count())
+        .select_from(Submission)
+        .where(*QueueFilter(status="confirm").where())
+    ).one()
+    return out
 
 
 def finding_codes(session: Session) -> list[str]:
@@ -236,12 +307,14 @@ def add_queue_routes(router: APIRouter, kit: Kit) -> None:
         sort: str = "oldest",
         after: str = "",
         tom: str = "",
-        klart: int | None = None,
+        klart: OptionalRowId = None,
         me: Viewer = Depends(kit.viewer),
         session: Session = Depends(kit.db),
     ) -> HTMLResponse:
         flt = QueueFilter.of(status, kind, finding, sort)
-        cursor = Key.decode(after) if after else None
+        cursor = parse_cursor(flt.sort, after) if after else None
+        if after and cursor is None:
+            raise PageError(400, "Länken till nästa sida är felaktig. Börja om från första sidan.")
         rows = queue_rows(
             session, flt, after=cursor, viewer_id=me.id, now=kit.now(), limit=PAGE_SIZE + 1
         )
@@ -288,14 +361,25 @@ def add_queue_routes(router: APIRouter, kit: Kit) -> None:
         action: str = "",
         actor: str = "",
         subject: str = "",
-        before: int | None = None,
+        typ: str = "arenden",
+        before: OptionalRowId = None,
         me: Viewer = Depends(kit.viewer),
         session: Session = Depends(kit.db),
     ) -> HTMLResponse:
         if len(actor) > 100 or len(subject) > 100 or len(action) > 50:
             raise PageError(400, "Filtret är för långt.")
-        events = audit_events(
+        if not me.is_admin:
+            typ = "arenden"
+            action = "" if is_security_action(action) else action
+        elif action:  # an action is of one kind: the select shows that kind's actions
+            typ = "sakerhet" if is_security_action(action) else "arenden"
+        elif typ not in AUDIT_KINDS:
+            typ = "arenden"
+        kind = AUDIT_KINDS[typ][1]
+        events = visible_events(
             session,
+            admin=me.is_admin,
+            kind=kind,
             action=action or None,
             actor=actor.strip() or None,
             subject=subject.strip() or None,
@@ -304,21 +388,32 @@ def add_queue_routes(router: APIRouter, kit: Kit) -> None:
         )
         more = len(events) > AUDIT_PAGE_SIZE
         events = events[:AUDIT_PAGE_SIZE]
-        next_url = (
-            query(
-                f"{PREFIX}/logg", action=action, actor=actor, subject=subject, before=events[-1].id
-            )
-            if more
-            else None
-        )
+        params = {
+            "typ": "" if typ == "arenden" else typ,
+            "action": action,
+            "actor": actor,
+            "subject": subject,
+        }
+        next_url = query(f"{PREFIX}/logg", **params, before=events[-1].id) if more else None
+        actions = [
+            (a, ACTION_LABELS.get(a, a))
+            for a in visible_actions(session, admin=me.is_admin, kind=kind)
+        ]
         return kit.render(
             "audit.html",
             viewer=me,
             events=events,
-            actions=audit_actions(session),
+            kinds={code: label for code, (label, _) in AUDIT_KINDS.items()},
+            typ=typ,
+            action_groups=[
+                ("Ärenden", [a for a in actions if not is_security_action(a[0])]),
+                ("Säkerhet", [a for a in actions if is_security_action(a[0])]),
+            ],
+            labels=ACTION_LABELS,
             action=action,
             actor=actor,
             subject=subject,
+            params=params,
             next_url=next_url,
             paged=before is not None,
         )
