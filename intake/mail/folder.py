@@ -131,6 +131,26 @@ class FolderMailbox:
         source.replace(target)
         del self._files[uid]
 
+    def take_back(self, folder: str, sha256: str, size: int, to_folder: str) -> bool:
+        """Move the message with these bytes from `folder` to `to_folder`; False if not there."""
+        here = self._target_dir(folder)
+        places = [here, here.parent / "new"] if self.is_maildir else [here]
+        for path in sorted(p for d in places if d.is_dir() for p in d.iterdir() if p.is_file()):
+            try:
+                found = (
+                    path.stat().st_size == size
+                    and hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+                )
+            except OSError as exc:
+                raise MailboxUnavailable(f"cannot read {path}: {exc}") from exc
+            if found:
+                target = self._target_dir(to_folder) / path.name
+                if target.exists():
+                    target = target.with_name(f"{target.stem}-{sha256[:12]}{target.suffix}")
+                path.replace(target)
+                return True
+        return False
+
     def folder_files(self, folder: str) -> list[Path]:
         """The messages now in `folder` (for people and tests)."""
         target = self._target_dir(folder)

@@ -22,6 +22,8 @@ Passwords and access tokens never appear in messages or logs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import imaplib
 import itertools
 import logging
@@ -494,6 +496,33 @@ class ImapMailbox:
                     self.folder,
                     uid,
                 )
+
+    def take_back(self, folder: str, sha256: str, size: int, to_folder: str) -> bool:
+        """Move the message with these bytes from `folder` to `to_folder`; False if not there.
+
+        Over a connection of its own to `folder`, so this one stays where it
+        is. Only messages of the right size are fetched, newest first: a
+        message taken back was set aside recently.
+        """
+        other = ImapMailbox(
+            dataclasses.replace(self.config, folder=folder),
+            tokens=self.tokens,
+            retries=self.retries,
+            backoff=self.backoff,
+            sleep=self.sleep,
+            ignore_capabilities=self.ignored,
+        )
+        with other:
+            uids = other.uids()
+            sizes = other.meta(uids)
+            for uid in reversed(uids):
+                meta = sizes.get(uid)
+                if meta is None or meta.size != size:
+                    continue
+                if hashlib.sha256(other.fetch(uid)).hexdigest() == sha256:
+                    other.move(uid, to_folder)
+                    return True
+        return False
 
     def wait_for_mail(self, seconds: float) -> bool:
         """IDLE up to `seconds`; True as soon as the server reports new mail.

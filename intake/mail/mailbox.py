@@ -77,7 +77,7 @@ from sqlmodel import Session
 from intake.mail.headers import HeaderInfo, bracketed
 from intake.mail.inflight import charge_dead_runs, is_suspect, mark_in_flight, take_back_marks
 from intake.mail.message import MessageRejected, ParsedMessage, parse_header, parse_message
-from intake.mail.moves import move_message, settle_moves
+from intake.mail.moves import move_message, settle_moves, take_back_released
 from intake.mail.outcomes import (
     Outcome,
     attachment_outcome,
@@ -566,8 +566,11 @@ class MailboxPass:
 
     def _move(self, uid: int | None, record_id: int, summary: PollSummary) -> None:
         if uid is None:
-            # Released where it sat (in Quarantine, say): a person files it by hand; the
-            # record says where it belongs now.
+            # Released where it sat, in Quarantine: read from its stored bytes, now filed.
+            moved = take_back_released(
+                self.source, self.engine, record_id, policy=self.policy, now=self.now
+            )
+            summary.moved += moved
             return
         move_message(
             self.source,

@@ -330,5 +330,9 @@ def test_a_released_message_that_fails_again_goes_back_after_one_try(
         summary = env.run_pass(box)
     [done] = [m for m in env.messages() if m.id == bad.id]
     assert done.state is MessageState.PROCESSED and summary.processed == 1
+    # And filed: out of Quarantine, into Processed, found there by its bytes.
+    box = FolderMailbox(inbox)
+    assert box.folder_files("Quarantine") == [] and len(box.folder_files("Processed")) == 2
+    assert done.destination == "Processed" and summary.moved == 1
     _queued_once(env, FORMS[:2])
     assert not any(r.levelno >= logging.ERROR for r in caplog.records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import ssl
@@ -243,6 +244,27 @@ def test_move_puts_the_message_in_the_folder_exactly_once(
     assert mailbox_user.messages("Processed") == [raws[1]]
     assert mailbox_user.messages("INBOX") == [raws[0], raws[2]]
     assert all(not stored.flags & {"\\Deleted"} for stored in mailbox_user.stored())
+
+
+def test_take_back_finds_a_message_in_another_folder_by_its_bytes(
+    mailbox_user: MailboxUser,
+) -> None:
+    # A released message is read from its stored bytes; its copy in Quarantine has a
+    # UID nobody wrote down, so it is found by size and sha256 and filed.
+    raws = [_message(f"nr {n}") for n in range(3)]
+    for raw in raws:
+        mailbox_user.deliver(raw)
+    with ImapMailbox(mailbox_user.config()) as mailbox:
+        for uid in mailbox.uids()[:2]:
+            mailbox.move(uid, "Quarantine")
+        wanted = mailbox_user.messages("Quarantine")[1]
+        sha = hashlib.sha256(wanted).hexdigest()
+        assert not mailbox.take_back("Quarantine", sha, len(wanted) + 1, "Processed")
+        assert mailbox.take_back("Quarantine", sha, len(wanted), "Processed")
+        assert not mailbox.take_back("Quarantine", sha, len(wanted), "Processed")  # gone now
+        assert len(mailbox.uids()) == 1  # this connection still reads its own folder
+    assert mailbox_user.messages("Processed") == [wanted]
+    assert len(mailbox_user.messages("Quarantine")) == 1
 
 
 def test_without_uidplus_a_message_someone_else_marked_deleted_is_never_expunged(

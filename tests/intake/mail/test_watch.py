@@ -102,6 +102,9 @@ class Source:
     def move(self, uid: int, folder: str) -> None:
         raise NotImplementedError
 
+    def take_back(self, folder: str, sha256: str, size: int, to_folder: str) -> bool:
+        raise NotImplementedError
+
 
 class Passes:
     """The pass: raises what the script says, in turn, else goes through."""
