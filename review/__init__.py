@@ -1,10 +1,11 @@
 """The back office's work: reviewers, their decisions, and the reviewer pages.
 
-Owns reviewer accounts, passwords, sessions and login throttling (`auth`),
-claiming submissions (`claims`), correcting, approving and rejecting them
-(`decide`, which applies the linkage in the registry; `four_eyes`, the
-second reviewer an override may need), the mails a decision
-queues (`decision_mails`), and the pages under `/granskning/` (`review.web`,
+Owns reviewer accounts, passwords and login throttling (`auth`, with
+`passwords`, `throttle`, `second_factor`), their sessions (`sessions`),
+security events (`security`), claiming submissions (`claims`), correcting,
+approving and rejecting them (`decide`, which applies the linkage in the
+registry; `four_eyes`, the second reviewer an override may need), the mails
+a decision queues (`decision_mails`), and the pages under `/granskning/` (`review.web`,
 public to the app assembly). The queue and the reviewer tables are
 `workqueue`'s. This is the public API; every other module of the package is
 private.

@@ -2,8 +2,7 @@
 
 Owns everything that decides who may use the reviewer pages: argon2id
 password hashes, creating and disabling reviewers, changing one's own password,
-`authenticate` with its per-account and per-address throttle, and the
-server-side sessions behind the cookie (with their CSRF token). The tables
+and `authenticate` with its per-account and per-address throttle. The tables
 are `workqueue.reviewers`; the pages and the cookie itself are the web layer's.
 
 Every function takes the caller's session and an aware `now` and never
@@ -39,23 +38,13 @@ of the last block. Success clears the account's count but not the address's,
 so one valid account cannot be used to keep guessing at others from the
 same address.
 
-Sessions: a new random token at every login; the row is keyed by the
-token's sha256, so a copy of the table cannot be replayed as a cookie. A
-session ends at logout, when the reviewer's password changes, when the
-reviewer is disabled, after `idle` without use and at `absolute` after the
-login, whichever comes first. A session started by the password of an
-account with a second factor is `second_factor_pending` and lives at most
-`PENDING_LIFETIME`; `review.second_factor` replaces it with a full one. A
-reviewer sees their own live sessions (`live_sessions`) and ends the others
-(`end_other_sessions`). `last_seen_at` is written at most once a
-minute, so the idle limit is exact to within that minute.
+Sessions (a new token at every login, idle and absolute limits, the
+second-factor step, one's own list) are `review.sessions`, re-exported here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import math
 import os
 import secrets
@@ -81,19 +70,23 @@ from review.passwords import WeakPassword as WeakPassword
 from review.passwords import check_password as check_password
 from review.passwords import normalized
 from review.security import record_security_event
+from review.sessions import PENDING_LIFETIME as PENDING_LIFETIME
+from review.sessions import TOUCH_INTERVAL as TOUCH_INTERVAL
+from review.sessions import SessionInfo as SessionInfo
+from review.sessions import check_csrf as check_csrf
+from review.sessions import check_now as _check_now
+from review.sessions import end_all_sessions as end_all_sessions
+from review.sessions import end_other_sessions as end_other_sessions
+from review.sessions import end_session as end_session
+from review.sessions import live_sessions as live_sessions
+from review.sessions import load_session as load_session
+from review.sessions import start_session as start_session
 from workqueue import LoginDevice, Reviewer, ReviewerRole, ReviewSession
 
 # argon2id, OWASP's first recommended setting: 46 MiB, one pass, one lane.
 HASH_TIME_COST = 1
 HASH_MEMORY_KIB = 47104
 HASH_PARALLELISM = 1
-
-TOUCH_INTERVAL = dt.timedelta(minutes=1)
-# Between the password and the code: long enough to open the app, too short to keep.
-PENDING_LIFETIME = dt.timedelta(minutes=10)
-
-_ADDRESS_LENGTH = 45  # the longest textual IPv6 address
-_USER_AGENT_LENGTH = 200
 
 _hasher = PasswordHasher(
     time_cost=HASH_TIME_COST,
@@ -154,16 +147,6 @@ class AuthPolicy:
         if doublings >= (self.max_block // self.first_block).bit_length():
             return self.max_block
         return min(self.first_block * (1 << doublings), self.max_block)
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    token: str  # the cookie's value; only its sha256 is stored
-    csrf_token: str
-    reviewer: Reviewer
-    expires_at: dt.datetime  # the absolute end; the idle limit may end it sooner
-    session_id: str = ""  # the row's key (the token's sha256), to tell this session in a list
-    second_factor_pending: bool = False  # password given, code not yet: opens the code page only
 
 
 # Passwords
@@ -392,11 +375,6 @@ def _clear(session: Session, key: str) -> None:
     throttle.clear(session, key)
 
 
-def _check_now(now: dt.datetime) -> None:
-    if now.tzinfo is None:
-        raise ValueError(f"naive datetime {now!r}: pass an aware UTC time")
-
-
 _KEY_LABELS = {"account": "kontot", "address": "adressen", "device": "webbläsaren"}
 
 
@@ -493,169 +471,3 @@ def _refused(
                 detail=f"{failures} misslyckade försök från webbläsaren",
                 now=now,
             )
-
-
-# Sessions
-
-
-def _token_id(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def start_session(
-    session: Session,
-    reviewer: Reviewer,
-    *,
-    now: dt.datetime,
-    policy: AuthPolicy,
-    address: str | None,
-    user_agent: str | None,
-    second_factor_pending: bool = False,
-) -> SessionInfo:
-    """A new session with a fresh token (never reused across logins) and CSRF token.
-
-    `second_factor_pending`: the password was right but a code is still owed;
-    such a session opens only the code page and ends after PENDING_LIFETIME.
-    """
-    _check_now(now)
-    if reviewer.id is None:
-        session.flush()
-    assert reviewer.id is not None
-    token = secrets.token_urlsafe(32)
-    lifetime = min(policy.absolute, PENDING_LIFETIME) if second_factor_pending else policy.absolute
-    row = ReviewSession(
-        id=_token_id(token),
-        reviewer_id=reviewer.id,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + lifetime,
-        csrf_token=secrets.token_urlsafe(32),
-        client_address=address[:_ADDRESS_LENGTH] if address else None,
-        user_agent=user_agent[:_USER_AGENT_LENGTH] if user_agent else None,
-        second_factor_pending=second_factor_pending,
-    )
-    session.add(row)
-    if not second_factor_pending:  # a login is done only once its second factor is
-        record_security_event(
-            session,
-            "security.login_succeeded",
-            actor=reviewer.email,
-            subject=reviewer.email,
-            detail=f"från {address}" if address else "",
-            now=now,
-        )
-    return _info(token, row, reviewer)
-
-
-def _info(token: str, row: ReviewSession, reviewer: Reviewer) -> SessionInfo:
-    return SessionInfo(
-        token=token,
-        csrf_token=row.csrf_token,
-        reviewer=reviewer,
-        expires_at=row.expires_at,
-        session_id=row.id,
-        second_factor_pending=row.second_factor_pending,
-    )
-
-
-def load_session(
-    session: Session, token: str | None, *, now: dt.datetime, policy: AuthPolicy
-) -> SessionInfo | None:
-    """The live session for a cookie's token; None if unknown, ended, expired or disabled.
-
-    A session still waiting for its second factor is returned too, marked
-    `second_factor_pending`: the caller decides what it may open.
-    """
-    _check_now(now)
-    if not token:
-        return None
-    row = session.get(ReviewSession, _token_id(token))
-    if row is None or row.ended_at is not None:
-        return None
-    if now >= row.expires_at or now - row.last_seen_at >= policy.idle:
-        return None
-    reviewer = session.get(Reviewer, row.reviewer_id)
-    if reviewer is None or not reviewer.active:
-        return None
-    if now - row.last_seen_at >= TOUCH_INTERVAL:
-        row.last_seen_at = now
-        session.add(row)
-    return _info(token, row, reviewer)
-
-
-def end_session(session: Session, token: str, now: dt.datetime) -> None:
-    """Logout: the token no longer opens anything, whatever the browser keeps."""
-    _check_now(now)
-    row = session.get(ReviewSession, _token_id(token))
-    if row is not None and row.ended_at is None:
-        row.ended_at = now
-        session.add(row)
-
-
-def end_all_sessions(session: Session, reviewer_id: int, now: dt.datetime) -> int:
-    """End every session of the reviewer that could still be used; how many there were."""
-    _check_now(now)
-    result = session.exec(
-        sa.update(ReviewSession)
-        .where(
-            col(ReviewSession.reviewer_id) == reviewer_id,
-            col(ReviewSession.ended_at).is_(None),
-            col(ReviewSession.expires_at) > now,
-        )
-        .values(ended_at=now)
-    )
-    return int(result.rowcount)
-
-
-def _live(reviewer_id: int, now: dt.datetime, policy: AuthPolicy) -> list[sa.ColumnElement[bool]]:
-    return [
-        col(ReviewSession.reviewer_id) == reviewer_id,
-        col(ReviewSession.ended_at).is_(None),
-        col(ReviewSession.expires_at) > now,
-        col(ReviewSession.last_seen_at) > now - policy.idle,
-    ]
-
-
-def live_sessions(
-    session: Session, reviewer_id: int, *, now: dt.datetime, policy: AuthPolicy
-) -> list[ReviewSession]:
-    """The reviewer's sessions that could still be used, newest first."""
-    _check_now(now)
-    return list(
-        session.exec(
-            select(ReviewSession)
-            .where(*_live(reviewer_id, now, policy))
-            .order_by(col(ReviewSession.created_at).desc(), col(ReviewSession.id))
-        ).all()
-    )
-
-
-def end_other_sessions(
-    session: Session,
-    reviewer_id: int,
-    keep_session_id: str,
-    now: dt.datetime,
-    *,
-    only: str | None = None,
-) -> int:
-    """End the reviewer's sessions but `keep_session_id` (or just `only`); how many ended.
-
-    Scoped to the reviewer, so a session id from someone else's list ends nothing.
-    """
-    _check_now(now)
-    conditions = [
-        col(ReviewSession.reviewer_id) == reviewer_id,
-        col(ReviewSession.ended_at).is_(None),
-        col(ReviewSession.id) != keep_session_id,
-    ]
-    if only is not None:
-        conditions.append(col(ReviewSession.id) == only)
-    result = session.exec(sa.update(ReviewSession).where(*conditions).values(ended_at=now))
-    return int(result.rowcount)
-
-
-def check_csrf(info: SessionInfo, submitted: str | None) -> bool:
-    """Whether a form's CSRF field matches the session's token (in constant time)."""
-    if not submitted:
-        return False
-    return hmac.compare_digest(info.csrf_token.encode(), submitted.encode("utf-8", "surrogatepass"))
