@@ -140,6 +140,7 @@ def unparseable(why: str) -> MessageRejected:
 # header field, a continuation or an mbox "From " line, on data whose line
 # breaks are all "\n".
 _HEADER_LINES = re.compile(rb"(?:(?:From |[\x21-\x39\x3b-\x7e]*:|[ \t])[^\n]*(?:\n|\Z))*")
+_BLANK_LINE = re.compile(rb"(?<=\n)\n")  # an empty line after the first
 _CONTENT_TYPE_LINE = re.compile(rb"^content-type:([^\n]*(?:\n[ \t][^\n]*)*)", re.I | re.M)
 _PARAM_HEADER_LINE = re.compile(
     rb"^content-(?:type|disposition):[^\n]*(?:\n[ \t][^\n]*)*", re.I | re.M
@@ -216,9 +217,19 @@ class _Prescan:
             raise too_deep(self.limits.max_depth)
 
     def _close_status(self, end: int) -> None:
-        # The feedparser makes one part of each blank-line separated block.
+        # The feedparser makes one part of each block a blank line ends, and one more for
+        # what follows the last blank line, if anything does. Every blank line counts,
+        # so runs of them are found overlapping, not as pairs of newlines.
         if self.status_body is not None:
-            self._count(self.data.count(b"\n\n", self.status_body, end), self.depth)
+            start = self.status_body
+            # The body follows its header's blank line, so a newline at `start` is a
+            # blank line too: the look-behind sees the byte before `start`.
+            blank = len(_BLANK_LINE.findall(self.data, start, end))
+            tail = end > start and not self.data.endswith(b"\n\n", start, end)
+            if self.data[start:end] == b"\n":
+                tail = False
+            # Even an empty body is one (empty) block to the feedparser.
+            self._count(max(1, blank + tail), self.depth)
             self.status_body = None
 
     def _entity(self, pos: int, depth: int, default: str) -> int:

@@ -137,3 +137,21 @@ def test_prescan_never_counts_fewer_parts_than_the_parser(raw: bytes) -> None:
     parts, depth = stdlib_shape(raw)
     assert shape.parts >= parts
     assert shape.depth >= depth
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"A: 1", b"A: 1\n", b"A: 1\n\nB: 2", b"A: 1\n\nB: 2\n\n", b"A: 1\n\n\n\nB: 2",
+     b"\n\nA: 1", b"\nx", b"Reporting-MTA: dns; mx\r\n\r\nFinal-Recipient: rfc822; a@b\r\n"],
+)
+def test_delivery_status_blocks_are_counted_as_the_parser_counts_them(body: bytes) -> None:
+    # A bounce's report is one part per block; a last block with no blank line after
+    # it (as MTAs write them) was once left out, so the prescan counted fewer parts
+    # than the parser builds.
+    inside = (
+        b'Content-Type: multipart/report; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: message/delivery-status\r\n\r\n" + body + b"\r\n--b--\r\n"
+    )
+    alone = b"Content-Type: message/delivery-status\n\n" + body
+    for raw in (inside, alone):
+        assert prescan(raw, MailLimits()) == stdlib_shape(raw), raw
