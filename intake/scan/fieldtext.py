@@ -1,15 +1,18 @@
-"""What OCR text becomes, field by field: clean-up, confidence and repair.
+"""What OCR text becomes, field by field: clean-up, confidence and the check digit.
 
 `read.py` cuts the fields out and runs Tesseract; this module turns the
 words Tesseract gave one field into that field's value:
 
 * a comb field gets exactly one character per inked cell, from the
-  characters' boxes, and where Tesseract saw two characters on one cell the
-  check digit (organisationsnummer, subscription number) decides;
+  characters' boxes;
 * letter/digit look-alikes are mapped in numeric fields only;
-* a number that fails its check digit is repaired when exactly one swap of
-  look-alike digits (a blurred dotted zero read as 8, 6 or 9, first) makes
-  it valid, with a confidence that sends it to a person's eye;
+* an organisationsnummer or subscription number that fails its check digit
+  as first read may pass with another digit only where Tesseract itself
+  proposed it: in a cell it was unsure of (or saw two characters on), one
+  of that cell's own alternatives (lstm choices). A confidently read digit
+  is never changed, and neither the registry nor the issued form ever
+  supplies a digit (they may only suggest, in a finding). When nothing
+  passes, what was read stands, with its doubtful cells marked;
 * an e-mail address gets back the "@" the Swedish model cannot produce;
 * everything ends in `forms.clean_field` for the canonical text, and the
   confidence (Tesseract's, lowered for every doubt) is 0..1.
@@ -18,6 +21,7 @@ words Tesseract gave one field into that field's value:
 from __future__ import annotations
 
 import itertools
+from typing import NamedTuple
 
 from forms import FieldSpec, FieldType, InvalidValue, clean_field, parse_email
 from intake.scan.tesseract import OcrChar, OcrWord
@@ -40,18 +44,16 @@ AT_FALLBACKS = "geaGO0"
 LOOKALIKE_PENALTY = 0.9  # per character the clean-up had to change
 INVALID_PENALTY = 0.3  # a value that fails its validator is not one to trust
 COUNT_PENALTY = 0.5  # the number of characters read differs from the cells with ink
-# What the printed digits are mistaken for once blurred or thresholded, for the
-# check-digit repair: first DejaVu's dotted zero (read as 8, 6 or 9), then the rest.
-CONFUSABLE_TIERS: tuple[dict[str, str], ...] = (
-    {"8": "0", "6": "0", "9": "0"},
-    {"0": "869", "8": "693", "9": "8", "6": "85", "5": "6", "3": "8", "1": "7", "7": "1"},
-)
 CHECK_DIGIT_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION)
-REPAIRED_CONFIDENCE = 0.5  # a repaired number is right more often than not; a person checks
-# Between two possible repairs, the digit Tesseract was least sure of must be this much less
-# sure than the other (measured: a misread zero 0.93-0.96, its neighbours 0.98-0.99).
-TIE_MARGIN = 0.02
-MAX_AMBIGUOUS_CELLS = 4  # cells with two candidates tried against the check digit (2^4 tries)
+REPAIRED_CONFIDENCE = 0.5  # a number the check digit decided is right more often than not
+# A digit Tesseract was less sure of than this may be changed to one of its own
+# alternatives to pass the check digit; a surer one never (measured: a misread dotted
+# zero 0.93-0.96, correctly read printed digits 0.98-0.99).
+DOUBTFUL = 0.97
+MIN_ALTERNATIVE = 0.01  # an alternative Tesseract listed at 0 % still counts, barely
+RIVAL_FACTOR = 4.0  # the likeliest passing string must be this much likelier than the next
+MAX_AMBIGUOUS_CELLS = 4  # doubtful cells tried against the check digit
+MAX_CANDIDATES = 3  # digits tried per doubtful cell (at most 3^4 tries)
 AMBIGUOUS_PENALTY = 0.5  # an "@" put back where another place was as plausible
 AT_TALLER = 1.15  # an "@" glyph is clearly taller than the letters it is mistaken for
 UNREADABLE_CONFIDENCE = 0.2  # ink in a date's cells that did not read as a date
@@ -145,76 +147,98 @@ def _comb_cells(field: FieldSpec, words: list[OcrWord], slots: Slots
     return cells, off
 
 
-def _comb_choice(field: FieldSpec, cells: list[list[OcrChar]]) -> tuple[str, float]:
-    """The comb's text from its cells' candidates, and its confidence.
+def _cell_candidates(cell: list[OcrChar]) -> list[tuple[str, float]]:
+    """The digits Tesseract itself proposed for one cell, in its order, with their figures.
 
-    Where a cell has more than one candidate, the first combination (in rank
-    order) that passes the field's validator wins: the check digit of an
-    organisationsnummer or a subscription number decides between two
-    characters Tesseract itself saw in that cell. Otherwise each cell's first.
+    The characters it put on the cell (two on a blurred dotted zero, "09"),
+    then their own alternatives (lstm choices), look-alike letters mapped to
+    digits; a digit proposed twice keeps its likelier figure. The first is
+    the cell's first reading when that is a digit.
+    """
+    best: dict[str, float] = {}
+    # The characters themselves first, then their alternatives, likeliest first.
+    proposals = [(c.text, c.confidence) for c in cell]
+    proposals += sorted((choice for c in cell for choice in c.choices),
+                        key=lambda choice: choice[1], reverse=True)
+    for text, probability in proposals:
+        digit = text.translate(DIGIT_LOOKALIKES)
+        if len(digit) == 1 and digit.isdigit():
+            best[digit] = max(best.get(digit, 0.0), probability)
+    return list(best.items())
+
+
+def _doubtful(cell: list[OcrChar]) -> bool:
+    """A cell whose reading the check digit may change: Tesseract was unsure of it,
+    or saw two characters on it."""
+    return len(cell) > 1 or cell[0].confidence < DOUBTFUL
+
+
+def _comb_choice(field: FieldSpec, cells: list[list[OcrChar]]
+                 ) -> tuple[str, float, tuple[int, ...], bool]:
+    """The comb's text from its cells' own candidates: (text, confidence, doubtful, changed).
+
+    The first reading of every cell, unless it fails the field's check digit
+    (organisationsnummer, subscription number): then the likeliest string
+    that passes, changing only doubtful cells (`_doubtful`), each to a digit
+    Tesseract proposed for that very cell. A confidently read digit is never
+    changed, and no number is made up from what nobody read: when nothing
+    passes, or two strings pass about as likely, the first reading stands.
+    `doubtful` are the 0-based positions of the doubtful cells among the
+    inked ones, for the reviewer; `changed` says a cell was changed.
     """
     filled = [cell for cell in cells if cell]
     first = "".join(cell[0].text for cell in filled)
     confidence = sum(cell[0].confidence for cell in filled) / len(filled) if filled else 0.0
-    ambiguous = [i for i, cell in enumerate(filled) if len(cell) > 1][:MAX_AMBIGUOUS_CELLS]
-    if not ambiguous or field.type not in (FieldType.ORGNR, FieldType.SUBSCRIPTION):
-        return first, confidence
-    choices = [range(len(filled[i])) for i in ambiguous]
-    for combo in sorted(itertools.product(*choices), key=sum):
-        picks = [cell[0] for cell in filled]
-        for i, k in zip(ambiguous, combo, strict=True):
-            picks[i] = filled[i][k]
-        text = _numeric("".join(c.text for c in picks))[0]
-        try:
-            clean_field(field, text)
-        except InvalidValue:
-            continue
-        return "".join(c.text for c in picks), confidence
-    return first, confidence
+    doubtful = tuple(i for i, cell in enumerate(filled) if _doubtful(cell))
+    if field.type not in CHECK_DIGIT_TYPES or _passes(field, first):
+        return first, confidence, doubtful if not _passes(field, first) else (), False
+    # The least sure cells, each with its likeliest few candidates, bound the search.
+    varied = sorted(sorted(doubtful, key=lambda i: filled[i][0].confidence)[:MAX_AMBIGUOUS_CELLS])
+    options = [_cell_candidates(filled[i])[:MAX_CANDIDATES] for i in varied]
+    scored: list[tuple[float, str]] = []
+    for combo in itertools.product(*options):
+        picks = [cell[0].text for cell in filled]
+        score = 1.0
+        for i, (digit, probability) in zip(varied, combo, strict=True):
+            if digit != picks[i].translate(DIGIT_LOOKALIKES):
+                # How much less likely Tesseract found this digit than its first reading.
+                score *= max(probability, MIN_ALTERNATIVE) / max(filled[i][0].confidence,
+                                                                  MIN_ALTERNATIVE)
+            picks[i] = digit
+        text = "".join(picks)
+        if text != first and _passes(field, text):
+            scored.append((score, text))
+    scored.sort(reverse=True)
+    if not scored or (len(scored) > 1 and scored[1][0] * RIVAL_FACTOR > scored[0][0]):
+        return first, confidence, doubtful, False
+    return scored[0][1], confidence, doubtful, True
 
 
-def _repair(field: FieldSpec, digits: str, confidences: list[float] | None = None) -> str | None:
-    """The value a single confusable digit away from `digits` that passes the check.
-
-    Used only when what was read fails the field's check digit. A blurred
-    or thresholded dotted zero is read as 8, 6 or 9; Luhn catches every
-    single wrong digit, and when exactly one look-alike swap (zeros first)
-    makes the number valid, that swap is the reading, with a confidence low
-    enough to send it to a person's eye. When two swaps in the first tier
-    that has any would do, Tesseract's own per-character confidence decides,
-    but only if the character it was least sure of is clearly less sure than
-    the others (by TIE_MARGIN); otherwise none is taken.
-    """
-    if not digits.isdigit() or len(digits) != len(field.cells):
-        return None
-    for confusable in CONFUSABLE_TIERS:
-        found: dict[str, int] = {}
-        for i, digit in enumerate(digits):
-            for alt in confusable.get(digit, ""):
-                try:
-                    found.setdefault(clean_field(field, digits[:i] + alt + digits[i + 1:]), i)
-                except InvalidValue:
-                    continue
-        if len(found) == 1:
-            return next(iter(found))
-        if found:
-            return _least_sure(found, confidences)
-    return None
+def _passes(field: FieldSpec, text: str) -> bool:
+    digits, _changed = _numeric(text)
+    if len(digits) != len(text):
+        return False
+    try:
+        clean_field(field, digits)
+    except InvalidValue:
+        return False
+    return True
 
 
-def _least_sure(found: dict[str, int], confidences: list[float] | None) -> str | None:
-    if confidences is None or len(confidences) <= max(found.values()):
-        return None
-    ranked = sorted(found.items(), key=lambda item: confidences[item[1]])
-    (best, at), (_, runner_up) = ranked[0], ranked[1]
-    if confidences[runner_up] - confidences[at] < TIE_MARGIN:
-        return None
-    return best
+class TypedReading(NamedTuple):
+    """A field's value as read, what OCR said, how sure, and which digits are in doubt."""
+
+    value: str
+    raw: str
+    confidence: float
+    # 1-based positions (among the written characters) of comb digits Tesseract was
+    # unsure of, when the number as read fails its check digit: for the reviewer.
+    doubtful: tuple[int, ...] = ()
 
 
 def typed_reading(field: FieldSpec, words: list[OcrWord], slots: Slots | None,
-                  heights: list[int]) -> tuple[str, str, float]:
-    """(value, raw, confidence) of an OCR'd field from the words Tesseract read on it.
+                  heights: list[int]) -> TypedReading:
+    """The value of an OCR'd field from the words Tesseract read on it.
 
     `slots`: where each inked comb cell's glyph lies on the canvas (x from, x
     to), one slot for a whole text field; None when nothing is written.
@@ -224,18 +248,17 @@ def typed_reading(field: FieldSpec, words: list[OcrWord], slots: Slots | None,
     joiner = "" if field.is_comb else " "
     raw = joiner.join(w.text for w in words)
     if slots is None:
-        return "", raw, 1.0  # nothing written: certainly empty
+        return TypedReading("", raw, 1.0)  # nothing written: certainly empty
     if not raw:
-        return "", raw, 0.0
+        return TypedReading("", raw, 0.0)
     changed = 0
-    per_cell: list[float] | None = None
+    doubtful: tuple[int, ...] = ()
+    decided = False
     if field.is_comb:
         cells, off = _comb_cells(field, words, slots)
-        text, confidence = _comb_choice(field, cells)
+        text, confidence, doubtful, decided = _comb_choice(field, cells)
         if off:
             confidence *= COUNT_PENALTY
-        else:
-            per_cell = [cell[0].confidence for cell in cells]
     else:
         text, confidence = raw, _word_confidence(words)
     if field.type in NUMERIC_TYPES:
@@ -247,15 +270,16 @@ def typed_reading(field: FieldSpec, words: list[OcrWord], slots: Slots | None,
     else:
         text = " ".join(text.split())
     confidence *= LOOKALIKE_PENALTY ** changed
+    if decided:
+        # The check digit chose between Tesseract's own candidates: a person confirms.
+        confidence = min(confidence, REPAIRED_CONFIDENCE)
     try:
         value = clean_field(field, text) if text else ""
     except InvalidValue:
+        # What was read stands, doubtful cells marked; validation makes it blocking.
         value = text
         confidence *= INVALID_PENALTY
-        repaired = _repair(field, text, per_cell) if field.type in CHECK_DIGIT_TYPES else None
-        if repaired is not None:
-            value, confidence = repaired, min(confidence / INVALID_PENALTY, REPAIRED_CONFIDENCE)
     if field.type is FieldType.DATE and value == text:
         # A date that does not parse is left for a person: "" with low confidence.
-        return "", raw, min(confidence, UNREADABLE_CONFIDENCE)
-    return value, raw, confidence
+        return TypedReading("", raw, min(confidence, UNREADABLE_CONFIDENCE))
+    return TypedReading(value, raw, confidence, tuple(i + 1 for i in doubtful))

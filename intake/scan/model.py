@@ -56,7 +56,7 @@ class AlignedPage:
     page: PageImage
     image: Gray  # canonical page at CANONICAL_DPI, upright
     markers_found: tuple[int, ...]  # ArUco ids used for the homography
-    reprojection_mm: float  # RMS reprojection error of the markers, the page's quality figure
+    reprojection_mm: float  # RMS reprojection error of the markers: how well the fit holds
     rotation_deg: float  # how the page was turned (0, 90, 180, 270 plus skew), for the reviewer
     dpi: int = CANONICAL_DPI  # resolution of `image`; boxes map with Box.to_pixels(dpi)
 
@@ -75,6 +75,9 @@ class FieldReading:
     confidence: float  # 0..1
     crop: Gray  # the field's crop from the aligned page, for the reviewer (encoded when queued)
     ink_outside_print: float = 0.0  # share of the box with ink that the issued print lacks
+    # 1-based positions of comb digits OCR was unsure of, where the number as read fails
+    # its check digit (or the check digit chose among OCR's own candidates).
+    doubtful: tuple[int, ...] = ()
 
 
 class SignatureState(StrEnum):
@@ -112,6 +115,8 @@ class DocumentResult:
     kind: FormKind | None
     form_id: str | None
     pages: list[int] = field(default_factory=list)
+    # How blurred the page's printed edges are, in mm (read.edge_blur_mm): a flat scan
+    # ~0.25-0.35, a phone photo ~0.45 and more.
     quality_mm: float | None = None
     fields: dict[str, FieldReading] = field(default_factory=dict)
     signatures: dict[str, SignatureReading] = field(default_factory=dict)

@@ -36,7 +36,7 @@ import numpy as np
 import pypdfium2 as pdfium
 from sqlmodel import Session
 
-from forms import FormKind, QrPayload, form_spec, sign_payload
+from forms import FormKind, QrPayload, display_form_id, form_spec, sign_payload
 from intake.errors import InputRejected
 from intake.scan.align import align_page, identify_aligned
 from intake.scan.identify import identify_page
@@ -53,7 +53,7 @@ from intake.scan.model import (
 )
 from intake.scan.pages import PageLimits, extract_pages
 from intake.scan.printed import identify_by_print
-from intake.scan.read import read_fields
+from intake.scan.read import edge_blur_mm, read_fields
 from intake.scan.signatures import SignatureThresholds, read_signatures
 from intake.scan.validate import validate_document
 from registry import IssuedForm, get_issued_form
@@ -287,7 +287,7 @@ def _read_aligned(
         kind=kind,
         form_id=ident.form_id,
         pages=[aligned.page.index],
-        quality_mm=aligned.reprojection_mm,
+        quality_mm=edge_blur_mm(aligned.image),
         fields=dict(fields),
         signatures=dict(signatures),
         findings=extra,
@@ -474,22 +474,33 @@ def document_json(doc: DocumentResult) -> dict[str, object]:
     return {
         "kind": doc.kind.value if doc.kind else None,
         "form_id": doc.form_id,
+        "form_id_display": display_form_id(doc.form_id) if doc.form_id else None,
         "pages": doc.pages,
         "quality_mm": None if doc.quality_mm is None else round(doc.quality_mm, 3),
         "fields": {
-            n: {"value": f.value, "confidence": round(f.confidence, 3)}
+            n: {"value": f.value, "confidence": round(f.confidence, 3),
+                "doubtful": list(f.doubtful)}
             for n, f in doc.fields.items()
         },
         "signatures": {
             p: {"state": s.state.value, "ink": round(s.ink, 4)} for p, s in doc.signatures.items()
         },
         "findings": [
-            {"code": f.code, "severity": f.severity.value, "message": f.message}
+            {"code": f.code, "severity": f.severity.value, "field": f.field, "message": f.message}
             for f in doc.findings
         ],
         **({"unreadable": doc.unreadable_reason} if doc.unreadable_reason else {}),
     }
 
 
+def blank_pages(result: FileResult) -> int:
+    """How many blank (separator) pages of the file were skipped."""
+    return sum(1 for p in result.pages if p.blank)
+
+
 def file_json(result: FileResult) -> dict[str, object]:
-    return {"file": result.name, "documents": [document_json(d) for d in result.documents]}
+    return {
+        "file": result.name,
+        "blank_pages_skipped": blank_pages(result),
+        "documents": [document_json(d) for d in result.documents],
+    }

@@ -27,7 +27,7 @@ import subprocess
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -64,6 +64,9 @@ class OcrChar:
     top: int
     right: int
     bottom: int
+    # Tesseract's own alternatives for this character (lstm_choice_mode=2), likeliest
+    # first, with their probabilities 0..1; empty when it was run without them.
+    choices: tuple[tuple[str, float], ...] = ()
 
     @property
     def center_x(self) -> float:
@@ -152,6 +155,15 @@ def _classes(element: ET.Element) -> str:
     return element.get("class", "")
 
 
+def _choices(element: ET.Element) -> tuple[tuple[str, float], ...]:
+    out = []
+    for choice in element:
+        text = (choice.text or "").strip()
+        if text:
+            out.append((text, _conf(_title_fields(choice.get("title", "")).get("x_confs"))))
+    return tuple(sorted(out, key=lambda c: c[1], reverse=True))
+
+
 def parse_hocr(hocr: str) -> list[OcrWord]:
     """The words, with their characters, of Tesseract's hOCR (made with hocr_char_boxes=1)."""
     try:
@@ -165,9 +177,18 @@ def parse_hocr(hocr: str) -> list[OcrWord]:
             if _classes(word) != "ocrx_word":
                 continue
             title = _title_fields(word.get("title", ""))
-            chars = []
+            chars: list[OcrChar] = []
+            inside_choices: set[int] = set()
             for char in word.iter(f"{XHTML}span"):
-                if _classes(char) != "ocrx_cinfo" or not (char.text or "").strip():
+                if _classes(char) != "ocrx_cinfo" or id(char) in inside_choices:
+                    continue
+                if char.get("id", "").startswith("lstm_choices"):
+                    # The alternatives follow the character they belong to.
+                    inside_choices.update(id(e) for e in char.iter())
+                    if chars:
+                        chars[-1] = replace(chars[-1], choices=_choices(char))
+                    continue
+                if not (char.text or "").strip():
                     continue
                 ctitle = _title_fields(char.get("title", ""))
                 chars.append(OcrChar(char.text.strip() if char.text else "",

@@ -13,7 +13,9 @@ Severity policy:
   to disconnect, does not), a required signature missing, a form id that
   was never issued or a QR code whose seal does not match.
 * WARNING: probably fine, but a person must look before approving: a value
-  changed by hand, a signature the reader is unsure of, a signatory whose
+  changed by hand (or read differently from what was issued; a name differs
+  only when it is more than an OCR slip, see `ocr_slip`), a company name that
+  is not the registry's for its number, a signature the reader is unsure of, a signatory whose
   name matches nobody authorised well enough, an implausible or missing
   date, a form submitted before, a key number read with low confidence, the
   "current" firm of a dual connection not actually connected.
@@ -29,7 +31,7 @@ Codes: `form.unknown_id`, `form.kind_mismatch`, `form.duplicate`,
 `signature.missing`, `signature.unsure`, `signatory.matched`,
 `signatory.uncertain`, `signatory.not_authorised`, `signatory.name_missing`,
 `signatory.role_mismatch`, `date.missing`, `date.unreadable`, `date.future`,
-`date.too_old`, `date.before_issue`, `value.changed`.
+`date.too_old`, `date.before_issue`, `value.changed`, `name.mismatch`.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ NAME_MATCH = 0.85  # a signatory's name this close to a person on record is that
 NAME_UNRELATED = 0.6  # below this, and read with confidence, the name is nobody authorised
 NAME_READ_SURE = 0.8  # OCR confidence above which a name is taken as what is written
 MAX_DATE_AGE_DAYS = 90  # a signature older than this is stale
-TEXT_SAME = 0.85  # a text value this close to the issued one is an OCR slip, not a change
+MAX_SLIPS = 2  # confusable characters a name may differ by and still be an OCR slip
+MAX_SUGGESTIONS = 3  # numbers offered to the reviewer for a number that fails its check
 INK_CHANGED = 0.005  # share of a field's box with ink the issued print lacks: written on
 
 # Who may sign for each party: the client's firmatecknare or system administrator,
@@ -139,6 +142,38 @@ def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
+# What OCR mistakes for what in names: each group reads as its first member. Only these
+# substitutions (and spacing) can make a read name an OCR slip of the expected one.
+CONFUSABLE_GROUPS = ("l1i|!", "o0öøq", "aåäà", "eéè", "uü", "s5", "b8", "z2", "g9")
+_CONFUSABLE = {ch: group[0] for group in CONFUSABLE_GROUPS for ch in group}
+_DIGRAPHS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
+
+
+def _confusable_form(text: str) -> str:
+    folded = "".join(_norm(text).split())
+    for pair, single in _DIGRAPHS:
+        folded = folded.replace(pair, single)
+    return "".join(_CONFUSABLE.get(ch, ch) for ch in folded)
+
+
+def ocr_slip(read: str, expected: str) -> bool:
+    """Whether `read` can be `expected` misread: equal but for spacing, case and at most
+    MAX_SLIPS confusable characters (l/1/I, O/0, å/a, rn/m, ...).
+
+    A character added or dropped, or one that no OCR mistakes for the other (a "!"
+    after a word, a different letter), is a difference a person must see.
+    """
+    if _norm(read) == _norm(expected):
+        return True
+    a, b = _confusable_form(read), _confusable_form(expected)
+    if a != b:
+        return False
+    plain_a, plain_b = "".join(_norm(read).split()), "".join(_norm(expected).split())
+    if len(plain_a) != len(plain_b):
+        return True  # a digraph read as one letter (rn/m): one slip
+    return sum(x != y for x, y in zip(plain_a, plain_b, strict=True)) <= MAX_SLIPS
+
+
 def name_score(written: str, recorded: str) -> float:
     """How alike two person names are, 0..1; word order does not matter."""
     a, b = _norm(written), _norm(recorded)
@@ -154,6 +189,63 @@ def percent(share: float, decimals: int = 0) -> str:
     return f"{share * 100:.{decimals}f} %".replace(".", ",")
 
 
+PARTY_LABELS = {
+    FormKind.DUAL: {"client": "Klienten", "current_firm": "Byrån som redan är kopplad",
+                    "new_firm": "Byrån som ska kopplas"},
+    FormKind.DISCONNECT: {"client": "Företaget", "firm": "Byrån"},
+}
+
+
+def _short(label: str) -> str:
+    """A field's printed label without its hint in brackets, as the end of a sentence part."""
+    text = label.split(" (", 1)[0]
+    return text[:1].lower() + text[1:]
+
+
+def field_label(kind: FormKind, name: str) -> str:
+    """A field's label with its party, unambiguous on the form: "Byrån som ska kopplas:
+    organisationsnummer", "Klientens firmatecknare eller systemadministratör: datum"."""
+    spec = form_spec(kind)
+    field = spec.field(name)
+    for sig in spec.signatures:
+        if name in (sig.name_field, sig.date_field, sig.role_field):
+            return f"{sig.title}: {_short(field.label)}"
+    parties = PARTY_LABELS[kind]
+    prefix = max((p for p in parties if name.startswith(f"{p}_")), key=len, default=None)
+    if prefix is None:
+        return field.label
+    return f"{parties[prefix]}: {_short(field.label)}"
+
+
+def _shown_number(value: str) -> str:
+    """A number as it is written for people, also when it fails its check."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if len(digits) == 10 and len(digits) == sum(ch.isalnum() for ch in value):
+        return f"{digits[:6]}-{digits[6:]}"
+    return value
+
+
+def _near_numbers(digits: str) -> list[str]:
+    """Every number one digit or one swap of neighbours from `digits` that passes Luhn."""
+    out: list[str] = []
+    for i, digit in enumerate(digits):
+        for alt in "0123456789":
+            if alt != digit:
+                out.append(digits[:i] + alt + digits[i + 1:])
+    for i in range(len(digits) - 1):
+        if digits[i] != digits[i + 1]:
+            out.append(digits[:i] + digits[i + 1] + digits[i] + digits[i + 2:])
+    return [n for n in dict.fromkeys(out) if luhn_checksum_ok(n)]
+
+
+def _doubt_text(reading: FieldReading | None) -> str:
+    if reading is None or not reading.doubtful:
+        return ""
+    places = [str(i) for i in reading.doubtful]
+    listed = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " och " + places[-1]
+    return f" Osäkert lästa siffror (räknat från vänster): {listed}."
+
+
 def _value(fields: Mapping[str, FieldReading], name: str) -> str:
     reading = fields.get(name)
     return reading.value.strip() if reading is not None else ""
@@ -165,9 +257,52 @@ class _Checks:
 
     findings: list[Finding]
     companies: dict[str, Company]  # by party prefix ("client", "new_firm", ...)
+    kind: FormKind
+    session: Session
+    issued: IssuedForm | None
 
     def add(self, code: str, severity: Severity, message: str, field: str | None = None) -> None:
         self.findings.append(Finding(code, severity, message, field))
+
+    def label(self, field: FieldSpec) -> str:
+        return field_label(self.kind, field.name)
+
+    def issued_value(self, name: str) -> str:
+        if self.issued is None or FormKind(self.issued.kind) is not self.kind:
+            return ""
+        return (self.issued.values.get(name) or "").strip()
+
+    def suggestion(self, field: FieldSpec, digits: str) -> str:
+        """" Menade du 556969-4408, Sjöberg Fastigheter AB?": numbers one slip away from
+        `digits` that the issued form or the registry knows; a suggestion, never a value."""
+        near = _near_numbers(digits)
+        offers: list[str] = []
+        issued = "".join(ch for ch in self.issued_value(field.name) if ch.isdigit())
+        if field.type is FieldType.ORGNR:
+            shown = [f"{n[:6]}-{n[6:]}" for n in near]
+            known = {co.orgnr: co.name for co in self.session.exec(
+                select(Company).where(col(Company.orgnr).in_(shown))).all()} if shown else {}
+            if issued and issued != digits:
+                number = f"{issued[:6]}-{issued[6:]}"
+                name = known.pop(number, None)
+                offers.append(f"{number}{f', {name}' if name else ''} (som blanketten "
+                              "utfärdades med)")
+            offers += [f"{n}, {name}" for n, name in sorted(known.items())]
+        else:
+            rows = self.session.exec(
+                select(Subscription, Company)
+                .join(Company, col(Company.id) == col(Subscription.company_id))
+                .where(col(Subscription.number).in_(near))).all() if near else []
+            known = {sub.number: co.name for sub, co in rows}
+            if issued and issued != digits:
+                name = known.pop(issued, None)
+                offers.append(f"{issued}{f', {name}' if name else ''} (som blanketten "
+                              "utfärdades med)")
+            offers += [f"{n}, {name}" for n, name in sorted(known.items())]
+        offers = offers[:MAX_SUGGESTIONS]
+        if not offers:
+            return ""
+        return f" Menade du {' eller '.join(offers)}?"
 
 
 # -- the form as a whole ---------------------------------------------------------------------
@@ -207,49 +342,56 @@ def _check_present(c: _Checks, field: FieldSpec, reading: FieldReading | None) -
             unreadable = reading is not None and reading.confidence < LOW_CONFIDENCE
             what = "kunde inte läsas" if unreadable else "är tomt"
             c.add("field.missing", Severity.BLOCKING if key else Severity.WARNING,
-                  f"Fältet ”{field.label}” {what}.", field.name)
+                  f"Fältet ”{c.label(field)}” {what}.", field.name)
         return False
     assert reading is not None
     if reading.confidence < LOW_CONFIDENCE and field.type is not FieldType.DATE:
         key = field.type in KEY_TYPES
         c.add("ocr.low_confidence", Severity.WARNING if key else Severity.INFO,
-              f"”{field.label}” lästes som ”{value}” med låg säkerhet "
-              f"({percent(reading.confidence)}). Kontrollera mot bilden.", field.name)
+              f"”{c.label(field)}” lästes som ”{value}” med låg säkerhet "
+              f"({percent(reading.confidence)}).{_doubt_text(reading)} Kontrollera mot bilden.",
+              field.name)
     return True
 
 
-def _check_orgnr(c: _Checks, field: FieldSpec, value: str) -> str | None:
+def _check_orgnr(c: _Checks, field: FieldSpec, reading: FieldReading) -> str | None:
     """The canonical organisationsnummer, or None after a finding."""
+    value = reading.value.strip()
     digits = "".join(ch for ch in value if ch.isdigit())
     if len(digits) == 12 and digits[:2] in ("16", "19", "20"):
         digits = digits[2:]
     if len(digits) != 10 or len(digits) != sum(ch.isalnum() for ch in value):
         c.add("orgnr.format", Severity.BLOCKING,
-              f"”{field.label}”: ”{value}” är inget organisationsnummer (10 siffror, "
+              f"”{c.label(field)}”: ”{value}” är inget organisationsnummer (10 siffror, "
               "NNNNNN-NNNN).", field.name)
         return None
     if not luhn_checksum_ok(digits):
         c.add("orgnr.luhn", Severity.BLOCKING,
-              f"”{field.label}”: kontrollsiffran i {digits[:6]}-{digits[6:]} stämmer inte. "
-              "Numret är felläst eller felskrivet.", field.name)
+              f"”{c.label(field)}”: på blanketten lästes {digits[:6]}-{digits[6:]}, och dess "
+              "kontrollsiffra stämmer inte: numret är felskrivet eller felläst."
+              f"{_doubt_text(reading)}{c.suggestion(field, digits)}", field.name)
         return None
     try:
         return parse_organisationsnummer(value, field=field.name).text
     except InvalidValue as exc:
-        c.add("orgnr.format", Severity.BLOCKING, f"”{field.label}”: {exc.message}", field.name)
+        c.add("orgnr.format", Severity.BLOCKING, f"”{c.label(field)}”: {exc.message}",
+              field.name)
         return None
 
 
-def _check_subscription(c: _Checks, field: FieldSpec, value: str) -> str | None:
+def _check_subscription(c: _Checks, field: FieldSpec, reading: FieldReading) -> str | None:
+    value = reading.value.strip()
     digits = "".join(ch for ch in value if ch.isdigit())
     if len(digits) != 8 or len(digits) != sum(ch.isalnum() for ch in value):
         c.add("subscription.format", Severity.BLOCKING,
-              f"”{value}” är inget abonnemangsnummer (8 siffror).", field.name)
+              f"”{c.label(field)}”: ”{value}” är inget abonnemangsnummer (8 siffror).",
+              field.name)
         return None
     if not luhn_checksum_ok(digits):
         c.add("subscription.luhn", Severity.BLOCKING,
-              f"Kontrollsiffran i abonnemangsnummer {digits} stämmer inte. Numret är felläst "
-              "eller felskrivet.", field.name)
+              f"”{c.label(field)}”: på blanketten lästes {digits}, och dess kontrollsiffra "
+              "stämmer inte: numret är felskrivet eller felläst."
+              f"{_doubt_text(reading)}{c.suggestion(field, digits)}", field.name)
         return None
     return parse_subscription_number(digits, field=field.name)
 
@@ -372,7 +514,7 @@ def _check_signatory(c: _Checks, session: Session, party: str, title: str,
     score, person, held = scored[0]
     roles = ", ".join(ROLE_NAMES[r] for r in signers if r in held)
     match = f"bästa träff {person.name} ({roles}), likhet {percent(score)}"
-    if score >= NAME_MATCH:
+    if score >= NAME_MATCH and ocr_slip(written, person.name):
         c.add("signatory.matched", Severity.INFO,
               f"{title}: ”{written}” är {person.name}, {roles} på {company.name} "
               f"(likhet {percent(score)}).", name.name)
@@ -455,20 +597,50 @@ def _check_issued(c: _Checks, kind: FormKind, fields: Mapping[str, FieldReading]
         if not was or reading is None or not reading.value:
             continue  # nothing issued to compare with, or nothing read (found elsewhere)
         now = reading.value.strip()
-        if field.type is FieldType.TEXT:
-            differs = _norm(now) != _norm(was) and (
-                SequenceMatcher(None, _norm(now), _norm(was)).ratio() < TEXT_SAME)
-        else:
-            differs = now != was
-        if differs:
+        # Text: only an OCR slip (confusable characters, spacing) is the same name.
+        differs = not ocr_slip(now, was) if field.type is FieldType.TEXT else now != was
+        label = c.label(field)
+        if differs and field.type in KEY_TYPES and not _valid_number(field, now):
             c.add("value.changed", Severity.WARNING,
-                  f"”{field.label}” är ändrat för hand: utfärdat ”{was}”, läst ”{now}”.",
+                  f"”{label}”: på blanketten lästes {_shown_number(now)}, men blanketten "
+                  f"utfärdades med {was}. Det lästa numret klarar inte kontrollsiffran: en "
+                  "siffra är ändrad för hand eller felläst. Kontrollera mot bilden.",
+                  field.name)
+        elif differs:
+            c.add("value.changed", Severity.WARNING,
+                  f"”{label}”: på blanketten lästes ”{now}”, men blanketten utfärdades med "
+                  f"”{was}”. Ändrat för hand eller felläst; kontrollera mot bilden.",
                   field.name)
         elif reading.ink_outside_print >= INK_CHANGED:
             c.add("value.changed", Severity.WARNING,
-                  f"”{field.label}” har handskrivna tillägg eller överstrykningar "
+                  f"”{label}” har handskrivna tillägg eller överstrykningar "
                   f"({percent(reading.ink_outside_print, 1)} av rutan): utfärdat ”{was}”, läst "
                   f"”{now}”. Kontrollera mot bilden.", field.name)
+
+
+def _valid_number(field: FieldSpec, value: str) -> bool:
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return len(digits) == len(field.cells) and luhn_checksum_ok(digits)
+
+
+def _check_names(c: _Checks, fields: Mapping[str, FieldReading]) -> None:
+    """A company's name as read against the registry's, for the company its number names.
+
+    Only where no issued value was printed (a blank form, or a name left empty on
+    it): a pre-filled name is compared with what was issued (`_check_issued`).
+    """
+    for prefix, company in c.companies.items():
+        name = f"{prefix}_name"
+        reading = fields.get(name)
+        if reading is None or not reading.value.strip() or c.issued_value(name):
+            continue
+        written = reading.value.strip()
+        if not ocr_slip(written, company.name):
+            label = field_label(c.kind, name)
+            c.add("name.mismatch", Severity.WARNING,
+                  f"”{label}”: på blanketten lästes ”{written}”, men organisationsnumret "
+                  f"{company.orgnr} tillhör ”{company.name}” i registret. Kontrollera namnet "
+                  "mot bilden.", name)
 
 
 FIRM_LABELS = {
@@ -498,7 +670,7 @@ def validate_document(
     already queued. The session is only read.
     """
     spec = form_spec(kind)
-    c = _Checks([], {})
+    c = _Checks([], {}, kind, session, issued)
     _check_form(c, kind, issued, form_id, qr_valid, already_submitted)
 
     orgnrs: dict[str, str | None] = {}
@@ -508,9 +680,9 @@ def validate_document(
         present = _check_present(c, field, reading)
         if field.type is FieldType.ORGNR:
             prefix = field.name.removesuffix("_orgnr")
-            orgnrs[prefix] = _check_orgnr(c, field, _value(fields, field.name)) if present else None
-        elif field.type is FieldType.SUBSCRIPTION and present:
-            subscription = _check_subscription(c, field, _value(fields, field.name))
+            orgnrs[prefix] = _check_orgnr(c, field, reading) if present and reading else None
+        elif field.type is FieldType.SUBSCRIPTION and present and reading is not None:
+            subscription = _check_subscription(c, field, reading)
 
     _check_same(c, orgnrs, kind)
     _check_client(c, session, orgnrs.get("client"), subscription)
@@ -518,6 +690,7 @@ def validate_document(
         if prefix in orgnrs:
             _check_firm(c, session, prefix, label, orgnrs[prefix],
                         _role(fields, f"{prefix}_role"))
+    _check_names(c, fields)
     _check_connections(c, session, kind, fields)
     _check_signatures(c, session, kind, fields, signatures, issued, today)
     if issued is not None and FormKind(issued.kind) is kind:

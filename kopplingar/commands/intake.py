@@ -21,6 +21,7 @@ from pathlib import Path
 import typer
 from sqlmodel import Session
 
+from forms import display_form_id
 from intake.mail import MailSource, PollSummary, StopWatching, WatchState, WatchTiming, watch
 from intake.scan import IntakeContext, enqueue_file, file_json, read_file
 from kopplingar.context import build_context
@@ -49,13 +50,14 @@ def file(
     assert app_ctx.images_dir is not None
     store = ImageStore(app_ctx.images_dir)
     ctx = IntakeContext(qr_key=app_ctx.qr_key, templates=RenderedTemplates(app_ctx.mailbox_address))
-    queued = unreadable = 0
+    queued = unreadable = blank = 0
     for path in paths:
         with Session(app_ctx.engine) as session:
             result = read_file(session, path.read_bytes(), path.name, ctx)
             if not dry_run:
                 enqueue_file(session, store, result)
                 session.commit()
+        blank += sum(1 for page in result.pages if page.blank)
         for doc in result.documents:
             if doc.unreadable_reason:
                 unreadable += 1
@@ -71,9 +73,12 @@ def file(
                     if doc.unreadable_reason
                     else (f"{len(doc.findings)} findings")
                 )
-                print(f"{path.name}\tpages {doc.pages}\t{what}\t{doc.form_id or '-'}\t{state}")
+                shown = display_form_id(doc.form_id) if doc.form_id else "-"
+                print(f"{path.name}\tpages {doc.pages}\t{what}\t{shown}\t{state}")
     verb = "read (dry run)" if dry_run else "queued"
-    print(f"{len(paths)} files: {queued} forms {verb}, {unreadable} unreadable", file=sys.stderr)
+    pages = "blank page" if blank == 1 else "blank pages"
+    print(f"{len(paths)} files: {queued} forms {verb}, {unreadable} unreadable, "
+          f"{blank} {pages} skipped", file=sys.stderr)
 
 
 def _mail_intake(folder: Path | None) -> tuple[MailIntake, MailSource]:

@@ -131,11 +131,12 @@ def test_findings_match_what_was_done_to_the_form(results: dict[str, FileResult]
 def test_json_shape_is_stable(results: dict[str, FileResult]) -> None:
     for result in results.values():
         shaped = json.loads(json.dumps(file_json(result), ensure_ascii=False))
-        assert set(shaped) == {"file", "documents"}
+        assert set(shaped) == {"file", "blank_pages_skipped", "documents"}
         for doc in shaped["documents"]:
             assert {
                 "kind",
                 "form_id",
+                "form_id_display",
                 "pages",
                 "quality_mm",
                 "fields",
@@ -143,11 +144,12 @@ def test_json_shape_is_stable(results: dict[str, FileResult]) -> None:
                 "findings",
             } <= set(doc)
             for f in doc["fields"].values():
-                assert set(f) == {"value", "confidence"} and 0 <= f["confidence"] <= 1
+                assert set(f) == {"value", "confidence", "doubtful"}
+                assert 0 <= f["confidence"] <= 1 and all(i >= 1 for i in f["doubtful"])
             for s in doc["signatures"].values():
                 assert s["state"] in ("signed", "empty", "unsure")
             for f in doc["findings"]:
-                assert set(f) == {"code", "severity", "message"}
+                assert set(f) == {"code", "severity", "field", "message"}
 
 
 def bad_files() -> dict[str, bytes]:
@@ -249,8 +251,19 @@ def test_cli_reads_files_as_json_and_queues_them(tmp_path: Path) -> None:
     assert all(
         d["kind"] in (k.value for k in FormKind) for line in lines for d in line["documents"]
     )
+    # 007 has a blank separator page: counted, in the JSON and in the summary line.
+    assert [line["blank_pages_skipped"] for line in lines] == [0, 1]
+    for doc in (d for line in lines for d in line["documents"]):
+        fid = doc["form_id"]
+        # As the paper prints it (render.pdf: XXXX-XXXX-XX).
+        assert doc["form_id_display"] == (f"{fid[:4]}-{fid[4:8]}-{fid[8:]}" if fid else None)
+        assert all("field" in f for f in doc["findings"])
+    fielded = [f for line in lines for d in line["documents"] for f in d["findings"]
+               if f["field"]]
+    assert fielded, "findings about a field name it"
     queued = run("intake", "file", *files)
     assert queued.returncode == 0, queued.stderr
-    assert "forms queued" in queued.stderr
+    assert "forms queued" in queued.stderr and "1 blank page skipped" in queued.stderr
+    assert lines[0]["documents"][0]["form_id_display"] in queued.stdout
     images = list((tmp_path / "data" / "images").rglob("*.bin"))
     assert images, "page images and crops are stored"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import cv2
 import numpy as np
@@ -267,59 +267,136 @@ def _slots(n: int, pitch: int = 20) -> tuple[tuple[float, float], ...]:
 
 def test_comb_text_one_character_per_cell_and_the_check_digit() -> None:
     orgnr = form_spec(FormKind.DUAL).field("client_orgnr")
-    value, raw, confidence = typed_reading(orgnr, [_word("5569694408")], _slots(10), [])
-    assert (value, raw) == ("556969-4408", "5569694408") and confidence > 0.9
+    value, raw, confidence, doubtful = typed_reading(orgnr, [_word("5569694408")], _slots(10), [])
+    assert (value, raw, doubtful) == ("556969-4408", "5569694408", ()) and confidence > 0.9
     # Letters for digits are mapped in a numeric field, at a small cost.
-    value, _raw, confidence = typed_reading(orgnr, [_word("55696944O8")], _slots(10), [])
+    value, _raw, confidence, _d = typed_reading(orgnr, [_word("55696944O8")], _slots(10), [])
     assert value == "556969-4408" and 0.8 < confidence < 0.95
     # "09" on the last cell (a blurred dotted zero): the check digit chooses the 0.
     two = _word("5569694408")
     extra = OcrChar("9", 0.99, 185, 10, 198, 40)
     both = OcrWord("55696944089", 0.9, 0, 10, 200, 40, 0, (*two.chars, extra))
-    value, _raw, confidence = typed_reading(orgnr, [both], _slots(10), [])
+    value, _raw, confidence, _d = typed_reading(orgnr, [both], _slots(10), [])
     assert value == "556969-4408" and confidence < 0.6
 
 
-def test_check_digit_repair_of_a_misread_zero() -> None:
+def _chars_word(chars: list[OcrChar]) -> OcrWord:
+    text = "".join(c.text for c in chars)
+    return OcrWord(text, min(c.confidence for c in chars), 0, 10, len(chars) * 20, 40, 0,
+                   tuple(chars))
+
+
+def _cells(text: str, confidence: float = 0.99,
+           unsure: Mapping[int, tuple[float, tuple[tuple[str, float], ...]]] | None = None
+           ) -> OcrWord:
+    """A word of one character per 20 px cell; `unsure`: position -> (confidence, choices)."""
+    chars = []
+    for i, ch in enumerate(text):
+        conf, choices = (unsure or {}).get(i, (confidence, ((ch, confidence),)))
+        chars.append(OcrChar(ch, conf, i * 20 + 2, 10, (i + 1) * 20 - 2, 40, choices))
+    return _chars_word(chars)
+
+
+def test_a_failing_number_is_never_repaired_into_one_nobody_read() -> None:
     sub = form_spec(FormKind.DUAL).field("client_subscription")
-    # 10040582 with its first zero read as 8: one zero-swap makes it valid.
-    value, raw, confidence = typed_reading(sub, [_word("18040582")], _slots(8), [])
-    assert (value, raw) == ("10040582", "18040582") and confidence <= 0.5
+    # 10040582 with its first zero read as 8, and no alternative read for that cell:
+    # the reading stands (it fails its check digit), the doubtful cell is marked.
+    value, raw, confidence, doubtful = typed_reading(
+        sub, [_cells("18040582", unsure={1: (0.93, (("8", 0.9),))})], _slots(8), [])
+    assert (value, raw, doubtful) == ("18040582", "18040582", (2,)) and confidence < 0.5
+    # The same 8 with Tesseract's own second choice "0": the check digit takes it.
+    value, _raw, confidence, doubtful = typed_reading(
+        sub, [_cells("18040582", unsure={1: (0.93, (("8", 0.9), ("0", 0.06)))})],
+        _slots(8), [])
+    assert value == "10040582" and confidence <= 0.5 and doubtful == (2,)
+    # Read confidently, the 8 is never changed, even with a "0" among its choices.
+    value, _raw, _conf, _d = typed_reading(
+        sub, [_cells("18040582", unsure={1: (0.99, (("8", 0.98), ("0", 0.01)))})],
+        _slots(8), [])
+    assert value == "18040582"
     # Nothing written: certainly empty; ink but nothing read: empty and unsure.
-    assert typed_reading(sub, [], None, []) == ("", "", 1.0)
-    assert typed_reading(sub, [], _slots(8), []) == ("", "", 0.0)
+    assert typed_reading(sub, [], None, []) == ("", "", 1.0, ())
+    assert typed_reading(sub, [], _slots(8), []) == ("", "", 0.0, ())
 
 
-def _confident_word(text: str, confidences: list[float]) -> OcrWord:
-    chars = tuple(OcrChar(ch, conf, i * 20 + 2, 10, (i + 1) * 20 - 2, 40)
-                  for i, (ch, conf) in enumerate(zip(text, confidences, strict=True)))
-    return OcrWord(text, min(confidences), 0, 10, len(text) * 20, 40, 0, chars)
+def test_a_hand_changed_digit_read_confidently_stays_as_written() -> None:
+    orgnr = form_spec(FormKind.DUAL).field("new_firm_orgnr")
+    # 559044-3759 issued, its 7 whited out and a 1 typed: 5590443159 fails Luhn. Every
+    # digit is read surely: the number stays as on the paper (the old repair made
+    # 559044-3189 of it, a number on neither the paper nor the form).
+    value, _raw, confidence, doubtful = typed_reading(orgnr, [_cells("5590443159")],
+                                                      _slots(10), [])
+    assert value == "5590443159" and confidence < 0.6 and doubtful == ()
 
 
-def test_two_possible_repairs_are_decided_by_the_least_sure_digit() -> None:
+def test_two_equally_likely_corrections_are_no_correction() -> None:
     sub = form_spec(FormKind.DUAL).field("client_subscription")
-    # 10081941 read as 18081941: both 8s could be the zero (10081941, 18001941 pass Luhn).
-    sure = [0.99] * 8
-    unsure_second = list(sure)
-    unsure_second[1] = 0.93
-    value, _raw, confidence = typed_reading(
-        sub, [_confident_word("18081941", unsure_second)], _slots(8), [])
+    # 10081941 read as 18081941, both 8s unsure with a "0" choice each (10081941 and
+    # 18001941 both pass): no guess, the reading goes to a person as read.
+    unsure: dict[int, tuple[float, tuple[tuple[str, float], ...]]] = {
+        1: (0.93, (("8", 0.9), ("0", 0.05))), 3: (0.93, (("8", 0.9), ("0", 0.05)))}
+    value, _raw, confidence, doubtful = typed_reading(
+        sub, [_cells("18081941", unsure=unsure)], _slots(8), [])
+    assert value == "18081941" and confidence < 0.5 and doubtful == (2, 4)
+    # One of them clearly likelier in Tesseract's own figures: that one.
+    unsure[1] = (0.90, (("8", 0.6), ("0", 0.35)))
+    value, _raw, confidence, _d = typed_reading(
+        sub, [_cells("18081941", unsure=unsure)], _slots(8), [])
     assert value == "10081941" and confidence <= 0.5
-    # Equally sure of both: no guess, the raw reading goes to a person.
-    value, _raw, confidence = typed_reading(
-        sub, [_confident_word("18081941", sure)], _slots(8), [])
-    assert value == "18081941" and confidence < 0.5
+
+
+def test_hocr_alternatives_belong_to_their_character() -> None:
+    page = np.full((80, 420), 255, np.uint8)
+    cv2.putText(page, "5569694408", (10, 55), cv2.FONT_HERSHEY_SIMPLEX, 1.3, 0, 2)
+    words = recognise_words(page, psm=6, dpi=150, config=read_module.OCR_CONFIG)
+    chars = [c for w in words for c in w.chars]
+    assert "".join(c.text for c in chars) == "5569694408"
+    assert all(c.choices and c.choices[0][0] == c.text for c in chars)
 
 
 def test_email_gets_its_at_back() -> None:
     email = form_spec(FormKind.DUAL).field("new_firm_email")
     text = "adminQbyran.example.se"
-    value, _raw, confidence = typed_reading(email, [_word(text)], _slots(1, 500),
-                                            [20] * len(text))
+    value, _raw, confidence, _d = typed_reading(email, [_word(text)], _slots(1, 500),
+                                                [20] * len(text))
     assert value == "admin@byran.example.se" and confidence > 0.8
     # Read as an "e": the taller glyph is the "@", not the e in "example".
     text = "adminebyran.example.se"
     heights = [14] * len(text)
     heights[5] = 22
-    value, _raw, _conf = typed_reading(email, [_word(text)], _slots(1, 500), heights)
+    value, _raw, _conf, _d = typed_reading(email, [_word(text)], _slots(1, 500), heights)
     assert value == "admin@byran.example.se"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_page_quality_tells_a_phone_photo_from_a_flat_scan(seed: int) -> None:
+    """The scan simulator's flat scans (150-300 dpi) against its phone photos, aligned.
+
+    The photos are the corpus's typical ones (samples.scans.plan: 1800-2400 px,
+    blur 0.5-1.2 px). A very sharp photo (2400 px, blur 0.5) scores like a
+    150 dpi scan, about 0.35 mm: the figure is how blurred the page is, which
+    is what matters for reading it, not how it was taken.
+    """
+    from intake.scan.align import align_page
+    from samples.scans.degrade import RENDER_DPI, photo, scan
+    from samples.scans.plan import ScanPlan
+
+    rgb = np.asarray(cv2.cvtColor(imaging.page(FormKind.DUAL, RENDER_DPI), cv2.COLOR_GRAY2RGB),
+                     np.uint8)
+
+    def quality(image: Gray, dpi: float | None) -> float:
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        done = align_page(PageImage("q.png", 0, np.asarray(gray, np.uint8), dpi),
+                          dpi=CANONICAL_DPI)
+        assert isinstance(done, AlignedPage)
+        return read_module.edge_blur_mm(done.image)
+
+    rng = np.random.default_rng(seed)
+    flat = [quality(scan(rgb, ScanPlan(dpi=dpi, rotation=1.0, noise=1.5), rng), dpi)
+            for dpi in (150, 200, 300)]
+    phone = [quality(photo(rgb, ScanPlan(photo=True, photo_long_side=side, rotation=4.0,
+                                         perspective=0.05, lighting=0.2, blur=blur, noise=3.0,
+                                         colour=True), rng), None)
+             for side, blur in ((2200, 0.8), (1900, 1.0))]
+    assert max(flat) < 0.36 and min(phone) > 0.45, (flat, phone)
+    assert min(phone) > 1.3 * max(flat), (flat, phone)
