@@ -14,7 +14,7 @@ Severity policy:
   was never issued or a QR code whose seal does not match.
 * WARNING: probably fine, but a person must look before approving: a value
   changed by hand (or read differently from what was issued; a name differs
-  only when it is more than an OCR slip, see `ocr_slip`), a company name that
+  only when it is more than an OCR slip, see `intake.scan.naming.ocr_slip`), a company name that
   is not the registry's for its number, a signature the reader is unsure of, a signatory whose
   name matches nobody authorised well enough, an implausible or missing
   date, a form submitted before, a key number read with low confidence, the
@@ -37,10 +37,8 @@ Codes: `form.unknown_id`, `form.kind_mismatch`, `form.duplicate`,
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
 from sqlmodel import Session, col, select
 
@@ -57,6 +55,15 @@ from forms import (
     parse_subscription_number,
 )
 from intake.scan.model import FieldReading, Finding, Severity, SignatureReading, SignatureState
+from intake.scan.naming import (
+    doubt_text,
+    near_numbers,
+    shown_number,
+)
+from intake.scan.naming import field_label as field_label
+from intake.scan.naming import name_score as name_score
+from intake.scan.naming import ocr_slip as ocr_slip
+from intake.scan.naming import percent as percent
 from registry import (
     Company,
     CompanyKind,
@@ -75,7 +82,6 @@ NAME_MATCH = 0.85  # a signatory's name this close to a person on record is that
 NAME_UNRELATED = 0.6  # below this, and read with confidence, the name is nobody authorised
 NAME_READ_SURE = 0.8  # OCR confidence above which a name is taken as what is written
 MAX_DATE_AGE_DAYS = 90  # a signature older than this is stale
-MAX_SLIPS = 2  # confusable characters a name may differ by and still be an OCR slip
 MAX_SUGGESTIONS = 3  # numbers offered to the reviewer for a number that fails its check
 INK_CHANGED = 0.005  # share of a field's box with ink the issued print lacks: written on
 
@@ -135,117 +141,6 @@ def people_with_roles(session: Session, company: Company, roles: tuple[RoleKind,
     return [(person, frozenset(kinds)) for person, kinds in held.values()]
 
 
-# -- helpers ---------------------------------------------------------------------------------
-
-def _norm(text: str) -> str:
-    """Case, spacing and composed characters folded away, letters kept (å stays å)."""
-    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
-
-
-# What OCR mistakes for what in names: each group reads as its first member. Only these
-# substitutions (and spacing) can make a read name an OCR slip of the expected one.
-CONFUSABLE_GROUPS = ("l1i|!", "o0öøq", "aåäà", "eéè", "uü", "s5", "b8", "z2", "g9")
-_CONFUSABLE = {ch: group[0] for group in CONFUSABLE_GROUPS for ch in group}
-_DIGRAPHS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
-
-
-def _confusable_form(text: str) -> str:
-    folded = "".join(_norm(text).split())
-    for pair, single in _DIGRAPHS:
-        folded = folded.replace(pair, single)
-    return "".join(_CONFUSABLE.get(ch, ch) for ch in folded)
-
-
-def ocr_slip(read: str, expected: str) -> bool:
-    """Whether `read` can be `expected` misread: equal but for spacing, case and at most
-    MAX_SLIPS confusable characters (l/1/I, O/0, å/a, rn/m, ...).
-
-    A character added or dropped, or one that no OCR mistakes for the other (a "!"
-    after a word, a different letter), is a difference a person must see.
-    """
-    if _norm(read) == _norm(expected):
-        return True
-    a, b = _confusable_form(read), _confusable_form(expected)
-    if a != b:
-        return False
-    plain_a, plain_b = "".join(_norm(read).split()), "".join(_norm(expected).split())
-    if len(plain_a) != len(plain_b):
-        return True  # a digraph read as one letter (rn/m): one slip
-    return sum(x != y for x, y in zip(plain_a, plain_b, strict=True)) <= MAX_SLIPS
-
-
-def name_score(written: str, recorded: str) -> float:
-    """How alike two person names are, 0..1; word order does not matter."""
-    a, b = _norm(written), _norm(recorded)
-    if not a or not b:
-        return 0.0
-    plain = SequenceMatcher(None, a, b).ratio()
-    ordered = SequenceMatcher(None, " ".join(sorted(a.split())), " ".join(sorted(b.split())))
-    return max(plain, ordered.ratio())
-
-
-def percent(share: float, decimals: int = 0) -> str:
-    """A share as Swedish writes a percentage: "92 %", "3,5 %"."""
-    return f"{share * 100:.{decimals}f} %".replace(".", ",")
-
-
-PARTY_LABELS = {
-    FormKind.DUAL: {"client": "Klienten", "current_firm": "Byrån som redan är kopplad",
-                    "new_firm": "Byrån som ska kopplas"},
-    FormKind.DISCONNECT: {"client": "Företaget", "firm": "Byrån"},
-}
-
-
-def _short(label: str) -> str:
-    """A field's printed label without its hint in brackets, as the end of a sentence part."""
-    text = label.split(" (", 1)[0]
-    return text[:1].lower() + text[1:]
-
-
-def field_label(kind: FormKind, name: str) -> str:
-    """A field's label with its party, unambiguous on the form: "Byrån som ska kopplas:
-    organisationsnummer", "Klientens firmatecknare eller systemadministratör: datum"."""
-    spec = form_spec(kind)
-    field = spec.field(name)
-    for sig in spec.signatures:
-        if name in (sig.name_field, sig.date_field, sig.role_field):
-            return f"{sig.title}: {_short(field.label)}"
-    parties = PARTY_LABELS[kind]
-    prefix = max((p for p in parties if name.startswith(f"{p}_")), key=len, default=None)
-    if prefix is None:
-        return field.label
-    return f"{parties[prefix]}: {_short(field.label)}"
-
-
-def _shown_number(value: str) -> str:
-    """A number as it is written for people, also when it fails its check."""
-    digits = "".join(ch for ch in value if ch.isdigit())
-    if len(digits) == 10 and len(digits) == sum(ch.isalnum() for ch in value):
-        return f"{digits[:6]}-{digits[6:]}"
-    return value
-
-
-def _near_numbers(digits: str) -> list[str]:
-    """Every number one digit or one swap of neighbours from `digits` that passes Luhn."""
-    out: list[str] = []
-    for i, digit in enumerate(digits):
-        for alt in "0123456789":
-            if alt != digit:
-                out.append(digits[:i] + alt + digits[i + 1:])
-    for i in range(len(digits) - 1):
-        if digits[i] != digits[i + 1]:
-            out.append(digits[:i] + digits[i + 1] + digits[i] + digits[i + 2:])
-    return [n for n in dict.fromkeys(out) if luhn_checksum_ok(n)]
-
-
-def _doubt_text(reading: FieldReading | None) -> str:
-    if reading is None or not reading.doubtful:
-        return ""
-    places = [str(i) for i in reading.doubtful]
-    listed = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " och " + places[-1]
-    return f" Osäkert lästa siffror (räknat från vänster): {listed}."
-
-
 def _value(fields: Mapping[str, FieldReading], name: str) -> str:
     reading = fields.get(name)
     return reading.value.strip() if reading is not None else ""
@@ -275,7 +170,7 @@ class _Checks:
     def suggestion(self, field: FieldSpec, digits: str) -> str:
         """" Menade du 556969-4408, Sjöberg Fastigheter AB?": numbers one slip away from
         `digits` that the issued form or the registry knows; a suggestion, never a value."""
-        near = _near_numbers(digits)
+        near = near_numbers(digits)
         offers: list[str] = []
         issued = "".join(ch for ch in self.issued_value(field.name) if ch.isdigit())
         if field.type is FieldType.ORGNR:
@@ -349,7 +244,7 @@ def _check_present(c: _Checks, field: FieldSpec, reading: FieldReading | None) -
         key = field.type in KEY_TYPES
         c.add("ocr.low_confidence", Severity.WARNING if key else Severity.INFO,
               f"”{c.label(field)}” lästes som ”{value}” med låg säkerhet "
-              f"({percent(reading.confidence)}).{_doubt_text(reading)} Kontrollera mot bilden.",
+              f"({percent(reading.confidence)}).{doubt_text(reading)} Kontrollera mot bilden.",
               field.name)
     return True
 
@@ -369,7 +264,7 @@ def _check_orgnr(c: _Checks, field: FieldSpec, reading: FieldReading) -> str | N
         c.add("orgnr.luhn", Severity.BLOCKING,
               f"”{c.label(field)}”: på blanketten lästes {digits[:6]}-{digits[6:]}, och dess "
               "kontrollsiffra stämmer inte: numret är felskrivet eller felläst."
-              f"{_doubt_text(reading)}{c.suggestion(field, digits)}", field.name)
+              f"{doubt_text(reading)}{c.suggestion(field, digits)}", field.name)
         return None
     try:
         return parse_organisationsnummer(value, field=field.name).text
@@ -391,7 +286,7 @@ def _check_subscription(c: _Checks, field: FieldSpec, reading: FieldReading) -> 
         c.add("subscription.luhn", Severity.BLOCKING,
               f"”{c.label(field)}”: på blanketten lästes {digits}, och dess kontrollsiffra "
               "stämmer inte: numret är felskrivet eller felläst."
-              f"{_doubt_text(reading)}{c.suggestion(field, digits)}", field.name)
+              f"{doubt_text(reading)}{c.suggestion(field, digits)}", field.name)
         return None
     return parse_subscription_number(digits, field=field.name)
 
@@ -602,7 +497,7 @@ def _check_issued(c: _Checks, kind: FormKind, fields: Mapping[str, FieldReading]
         label = c.label(field)
         if differs and field.type in KEY_TYPES and not _valid_number(field, now):
             c.add("value.changed", Severity.WARNING,
-                  f"”{label}”: på blanketten lästes {_shown_number(now)}, men blanketten "
+                  f"”{label}”: på blanketten lästes {shown_number(now)}, men blanketten "
                   f"utfärdades med {was}. Det lästa numret klarar inte kontrollsiffran: en "
                   "siffra är ändrad för hand eller felläst. Kontrollera mot bilden.",
                   field.name)

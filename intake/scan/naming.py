@@ -1,0 +1,145 @@
+"""How a read name compares with the one on record, and how fields are named to people.
+
+`ocr_slip` decides whether a name read differently from the issued or
+registered one can be that name misread: only case, spacing and at most
+`MAX_SLIPS` characters that OCR confuses (l/1/I, O/0, å/a, rn/m...) may
+differ, since anything else (a letter added, a "!" after a word) is a
+difference a person must see. `name_score` ranks people by likeness.
+`field_label` names a field with its party ("Byrån som ska kopplas:
+organisationsnummer"), because several fields share a printed label; the
+rest spell numbers and doubts as the findings show them. Hand-written
+rather than a fuzzy-matching library's: the rule is which substitutions OCR
+makes, not how similar two strings look.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from difflib import SequenceMatcher
+
+from forms import FormKind, form_spec, luhn_checksum_ok
+from intake.scan.model import FieldReading
+
+__all__ = [
+    "CONFUSABLE_GROUPS",
+    "MAX_SLIPS",
+    "PARTY_LABELS",
+    "doubt_text",
+    "field_label",
+    "name_score",
+    "near_numbers",
+    "ocr_slip",
+    "percent",
+    "shown_number",
+]
+
+MAX_SLIPS = 2  # confusable characters a name may differ by and still be an OCR slip
+
+
+def _norm(text: str) -> str:
+    """Case, spacing and composed characters folded away, letters kept (å stays å)."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+# What OCR mistakes for what in names: each group reads as its first member. Only these
+# substitutions (and spacing) can make a read name an OCR slip of the expected one.
+CONFUSABLE_GROUPS = ("l1i|!", "o0öøq", "aåäà", "eéè", "uü", "s5", "b8", "z2", "g9")
+_CONFUSABLE = {ch: group[0] for group in CONFUSABLE_GROUPS for ch in group}
+_DIGRAPHS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
+
+
+def _confusable_form(text: str) -> str:
+    folded = "".join(_norm(text).split())
+    for pair, single in _DIGRAPHS:
+        folded = folded.replace(pair, single)
+    return "".join(_CONFUSABLE.get(ch, ch) for ch in folded)
+
+
+def ocr_slip(read: str, expected: str) -> bool:
+    """Whether `read` can be `expected` misread: equal but for spacing, case and at most
+    MAX_SLIPS confusable characters (l/1/I, O/0, å/a, rn/m, ...).
+
+    A character added or dropped, or one that no OCR mistakes for the other (a "!"
+    after a word, a different letter), is a difference a person must see.
+    """
+    if _norm(read) == _norm(expected):
+        return True
+    a, b = _confusable_form(read), _confusable_form(expected)
+    if a != b:
+        return False
+    plain_a, plain_b = "".join(_norm(read).split()), "".join(_norm(expected).split())
+    if len(plain_a) != len(plain_b):
+        return True  # a digraph read as one letter (rn/m): one slip
+    return sum(x != y for x, y in zip(plain_a, plain_b, strict=True)) <= MAX_SLIPS
+
+
+def name_score(written: str, recorded: str) -> float:
+    """How alike two person names are, 0..1; word order does not matter."""
+    a, b = _norm(written), _norm(recorded)
+    if not a or not b:
+        return 0.0
+    plain = SequenceMatcher(None, a, b).ratio()
+    ordered = SequenceMatcher(None, " ".join(sorted(a.split())), " ".join(sorted(b.split())))
+    return max(plain, ordered.ratio())
+
+
+def percent(share: float, decimals: int = 0) -> str:
+    """A share as Swedish writes a percentage: "92 %", "3,5 %"."""
+    return f"{share * 100:.{decimals}f} %".replace(".", ",")
+
+
+PARTY_LABELS = {
+    FormKind.DUAL: {"client": "Klienten", "current_firm": "Byrån som redan är kopplad",
+                    "new_firm": "Byrån som ska kopplas"},
+    FormKind.DISCONNECT: {"client": "Företaget", "firm": "Byrån"},
+}
+
+
+def _short(label: str) -> str:
+    """A field's printed label without its hint in brackets, as the end of a sentence part."""
+    text = label.split(" (", 1)[0]
+    return text[:1].lower() + text[1:]
+
+
+def field_label(kind: FormKind, name: str) -> str:
+    """A field's label with its party, unambiguous on the form: "Byrån som ska kopplas:
+    organisationsnummer", "Klientens firmatecknare eller systemadministratör: datum"."""
+    spec = form_spec(kind)
+    field = spec.field(name)
+    for sig in spec.signatures:
+        if name in (sig.name_field, sig.date_field, sig.role_field):
+            return f"{sig.title}: {_short(field.label)}"
+    parties = PARTY_LABELS[kind]
+    prefix = max((p for p in parties if name.startswith(f"{p}_")), key=len, default=None)
+    if prefix is None:
+        return field.label
+    return f"{parties[prefix]}: {_short(field.label)}"
+
+
+def shown_number(value: str) -> str:
+    """A number as it is written for people, also when it fails its check."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if len(digits) == 10 and len(digits) == sum(ch.isalnum() for ch in value):
+        return f"{digits[:6]}-{digits[6:]}"
+    return value
+
+
+def near_numbers(digits: str) -> list[str]:
+    """Every number one digit or one swap of neighbours from `digits` that passes Luhn."""
+    out: list[str] = []
+    for i, digit in enumerate(digits):
+        for alt in "0123456789":
+            if alt != digit:
+                out.append(digits[:i] + alt + digits[i + 1:])
+    for i in range(len(digits) - 1):
+        if digits[i] != digits[i + 1]:
+            out.append(digits[:i] + digits[i + 1] + digits[i] + digits[i + 2:])
+    return [n for n in dict.fromkeys(out) if luhn_checksum_ok(n)]
+
+
+def doubt_text(reading: FieldReading | None) -> str:
+    if reading is None or not reading.doubtful:
+        return ""
+    places = [str(i) for i in reading.doubtful]
+    listed = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " och " + places[-1]
+    return f" Osäkert lästa siffror (räknat från vänster): {listed}."
