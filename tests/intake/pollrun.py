@@ -17,6 +17,9 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
 
 from intake.mail import ChildLimits, ImapConfig, ImapMailbox, MailboxBusy, MailboxPolicy, MailLimits
 from intake.scan import IntakeContext
@@ -28,11 +31,15 @@ from samples.scans import REFERENCE_DATE
 from workqueue import ImageStore
 
 
-def main(path: str) -> int:
-    conf = json.loads(Path(path).read_text())
+def mail_intake(conf: dict[str, Any], engine: Engine) -> MailIntake:
+    """The mailbox intake `intake poll` builds, over the config's database and data folder.
+
+    Shared with `tests.intake.mail.faultrun`: `root` holds raw mail in `mail/`,
+    page images in `images/` and the locks; `reader_seconds` and `min_free_mb`
+    are optional.
+    """
     root = Path(conf["root"])
-    engine = make_engine(conf["database_url"])
-    mail = MailIntake(
+    return MailIntake(
         engine=engine,
         database_url=conf["database_url"],
         policy=MailboxPolicy(
@@ -51,7 +58,14 @@ def main(path: str) -> int:
         jobs=1,
         child_limits=ChildLimits(seconds=conf.get("reader_seconds", 60)),
         smtp=None,
+        min_free_bytes=int(conf.get("min_free_mb", 0)) * 1024 * 1024,
     )
+
+
+def main(path: str) -> int:
+    conf = json.loads(Path(path).read_text())
+    engine = make_engine(conf["database_url"])
+    mail = mail_intake(conf, engine)
     crash_at = conf.get("crash_at")
     occurrence = int(conf.get("crash_occurrence", 1))
     seen = {"n": 0}

@@ -21,43 +21,18 @@ from pathlib import Path
 from sqlmodel import Session
 
 from forms import KopplingarError
-from intake.mail import ChildLimits, FolderMailbox, MailboxPolicy, MailLimits
-from intake.scan import IntakeContext
+from intake.mail import FolderMailbox
 from kopplingar.logs import LogFormat, configure_logging
-from kopplingar.mailing import MailIntake
-from kopplingar.templates import RenderedTemplates
 from registry import make_engine
-from samples import SAMPLE_QR_KEY
-from samples.scans import REFERENCE_DATE
-from workqueue import ImageStore, InboundMessage
+from tests.intake.pollrun import mail_intake
+from workqueue import InboundMessage
 
 
 def main(path: str) -> int:
     conf = json.loads(Path(path).read_text())
     configure_logging(verbose=0, log_format=LogFormat.TEXT)  # as `kopplingar intake poll`
-    root = Path(conf["root"])
     engine = make_engine(conf["database_url"])
-    mail = MailIntake(
-        engine=engine,
-        database_url=conf["database_url"],
-        policy=MailboxPolicy(
-            mailbox_address=conf["mailbox"],
-            form_url="https://kopplingar.example.se/",
-            limits=MailLimits(),
-        ),
-        intake=IntakeContext(
-            qr_key=SAMPLE_QR_KEY,
-            templates=RenderedTemplates(conf["mailbox"]),
-            today=REFERENCE_DATE,
-        ),
-        raw_store=ImageStore(root / "mail", suffix=".eml"),
-        image_store=ImageStore(root / "images"),
-        lock_dir=root / "locks",
-        jobs=1,
-        child_limits=ChildLimits(seconds=60),
-        smtp=None,
-        min_free_bytes=int(conf.get("min_free_mb", 0)) * 1024 * 1024,
-    )
+    mail = mail_intake(conf, engine)
     crash_at = conf.get("crash_at")
     occurrence = int(conf.get("crash_occurrence", 1))
     poison = conf.get("poison_subject")
