@@ -327,6 +327,21 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
             form.get("sort", ""),
         )
 
+    def undo(
+        session: Session,
+        submission_id: int,
+        p: Posted,
+        flt: QueueFilter,
+        error: str,
+        status: int,
+        *,
+        keep_form: bool = False,
+    ) -> HTMLResponse:
+        """A step refused: roll it back and show the page with why (and what was typed)."""
+        session.rollback()
+        form = p.form if keep_form else None
+        return show(session, submission_id, p.viewer, flt, error=error, status=status, form=form)
+
     def claimed(
         session: Session, submission_id: int, p: Posted, flt: QueueFilter
     ) -> Response | None:
@@ -340,14 +355,12 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
             claim(session, submission_id, p.viewer.reviewer, now=kit.now())
             session.commit()
         except ClaimedByOther as exc:
-            session.rollback()
             message = (
                 f"Ärendet hanteras av {exc.reviewer_name} till {local_time(exc.until, '%H:%M')}."
             )
-            return show(session, submission_id, p.viewer, flt, error=message, status=409)
+            return undo(session, submission_id, p, flt, message, 409)
         except DecisionError as exc:
-            session.rollback()
-            return show(session, submission_id, p.viewer, flt, error=exc.message, status=409)
+            return undo(session, submission_id, p, flt, exc.message, 409)
         return None
 
     def not_own(
@@ -410,8 +423,7 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
         try:
             release(session, submission_id, p.viewer.reviewer)
         except DecisionError as exc:
-            session.rollback()
-            return show(session, submission_id, p.viewer, flt, error=exc.message, status=409)
+            return undo(session, submission_id, p, flt, exc.message, 409)
         session.commit()
         return to(None, flt)
 
@@ -438,10 +450,7 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
                         now=kit.now(),
                     )
         except DecisionError as exc:
-            session.rollback()
-            return show(
-                session, submission_id, p.viewer, flt, error=exc.message, status=422, form=p.form
-            )
+            return undo(session, submission_id, p, flt, exc.message, 422, keep_form=True)
         session.commit()
         return to(submission_id, flt)
 
@@ -465,11 +474,7 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
             )
             session.commit()
         except (DecisionError, RegistryError) as exc:
-            session.rollback()
-            message = getattr(exc, "message", str(exc))
-            return show(
-                session, submission_id, p.viewer, flt, error=message, status=422, form=p.form
-            )
+            return undo(session, submission_id, p, flt, exc.message, 422, keep_form=True)
         # Carried out, or waiting for a second reviewer: either way this one is done with it.
         return onwards(session, p, flt, submission_id)
 
@@ -494,17 +499,14 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
             )
             session.commit()
         except OwnOverride as exc:
-            session.rollback()
-            return show(session, submission_id, p.viewer, flt, error=exc.message, status=403)
+            return undo(session, submission_id, p, flt, exc.message, 403)
         except StaleOverride as exc:
             session.rollback()
             withdraw_stale(session, submission_id, p.viewer.reviewer, now=kit.now())
             session.commit()
             return show(session, submission_id, p.viewer, flt, error=exc.message, status=409)
         except (DecisionError, RegistryError) as exc:
-            session.rollback()
-            message = getattr(exc, "message", str(exc))
-            return show(session, submission_id, p.viewer, flt, error=message, status=422)
+            return undo(session, submission_id, p, flt, exc.message, 422)
         return onwards(session, p, flt, submission_id)
 
     @router.post("/{submission_id:int}/avboj", response_model=None)
@@ -527,11 +529,8 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
             )
             session.commit()
         except DecisionError as exc:
-            session.rollback()
             status = 403 if isinstance(exc, OwnOverride) else 422
-            return show(
-                session, submission_id, p.viewer, flt, error=exc.message, status=status, form=p.form
-            )
+            return undo(session, submission_id, p, flt, exc.message, status, keep_form=True)
         return to(submission_id, flt)
 
     @router.post("/{submission_id:int}/aterkalla", response_model=None)
@@ -544,8 +543,7 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
             withdraw_own(session, submission_id, p.viewer.reviewer, now=kit.now())
             session.commit()
         except DecisionError as exc:
-            session.rollback()
-            return show(session, submission_id, p.viewer, flt, error=exc.message, status=403)
+            return undo(session, submission_id, p, flt, exc.message, 403)
         return to(submission_id, flt)
 
     @router.post("/{submission_id:int}/avvisa", response_model=None)
@@ -568,8 +566,5 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
             )
             session.commit()
         except DecisionError as exc:
-            session.rollback()
-            return show(
-                session, submission_id, p.viewer, flt, error=exc.message, status=422, form=p.form
-            )
+            return undo(session, submission_id, p, flt, exc.message, 422, keep_form=True)
         return onwards(session, p, flt, submission_id)
