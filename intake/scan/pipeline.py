@@ -279,10 +279,9 @@ def _read_aligned(
     if issued is not None and qr_valid:
         payload = sign_payload(ctx.qr_key, kind.code, issued.version, issued.id)
         expected = ctx.templates.expected(kind, issued.values, payload)
-    fields = read_fields(aligned, spec, expected=expected)
-    signatures = read_signatures(
-        aligned, spec, ctx.templates.blank(kind), thresholds=ctx.thresholds
-    )
+    blank = ctx.templates.blank(kind)
+    fields = read_fields(aligned, spec, expected=expected, blank=blank, today=ctx.today)
+    signatures = read_signatures(aligned, spec, blank, thresholds=ctx.thresholds)
     document = DocumentResult(
         kind=kind,
         form_id=ident.form_id,

@@ -26,6 +26,7 @@ Images are grayscale uint8, 0 = black, as everywhere in intake.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from forms import (
     form_spec,
 )
 from intake.scan.fieldtext import NUMERIC_TYPES, typed_reading
+from intake.scan.handwritten import date_window, is_hand_comb, read_hand_comb
 from intake.scan.model import AlignedPage, FieldReading, Gray
 from intake.scan.tesseract import OcrWord, recognise_words
 
@@ -343,24 +345,36 @@ def _outside_print(scan: Gray, expected: Gray, box: Box, dpi: float) -> float:
     return marked / outside.size
 
 
+def _at_page_size(page: Gray | None, image: Gray) -> Gray | None:
+    if page is None or page.shape == image.shape:
+        return page
+    return np.asarray(cv2.resize(page, (image.shape[1], image.shape[0]),
+                                 interpolation=cv2.INTER_AREA), np.uint8)
+
+
 def read_fields(
-    aligned: AlignedPage, spec: FormSpec, *, expected: Gray | None = None
+    aligned: AlignedPage, spec: FormSpec, *, expected: Gray | None = None,
+    blank: Gray | None = None, today: dt.date | None = None,
 ) -> dict[str, FieldReading]:
     """Every field of `spec` read from the aligned page, with one Tesseract call.
 
     `expected` is the page as it was issued (pre-filled values, no ink added),
     rendered at the aligned page's resolution; with it, each reading carries
-    `ink_outside_print`. Without it that figure is 0.
+    `ink_outside_print`. Without it that figure is 0. `blank` is the form
+    with no values; with either, a number or date comb the issued page left
+    empty is read as handwriting (`handwritten`), not by Tesseract; `today`
+    bounds the signing dates it prefers.
     """
     image = aligned.image
     dpi = page_dpi(image)
-    if expected is not None and expected.shape != image.shape:
-        expected = np.asarray(cv2.resize(expected, (image.shape[1], image.shape[0]),
-                                         interpolation=cv2.INTER_AREA), np.uint8)
+    expected = _at_page_size(expected, image)
+    template = expected if expected is not None else _at_page_size(blank, image)
+    hand = ({f.name for f in spec.fields if is_hand_comb(f, template, dpi)}
+            if template is not None else set())
 
     strips: dict[str, _Strip] = {}
     for field in spec.fields:
-        if field.type is FieldType.CHOICE:
+        if field.type is FieldType.CHOICE or field.name in hand:
             continue
         make = _comb_strip if field.is_comb else _text_strip
         strips[field.name] = make(image, field, dpi)
@@ -381,6 +395,11 @@ def read_fields(
         doubtful: tuple[int, ...] = ()
         if field.type is FieldType.CHOICE:
             value, raw, confidence = _choice_reading(image, field, dpi)
+        elif field.name in hand and template is not None:
+            by_hand = read_hand_comb(image, template, field, dpi,
+                                     date_window(today) if today else None)
+            value, raw, confidence, doubtful = (by_hand.value, by_hand.raw,
+                                                by_hand.confidence, by_hand.doubtful)
         else:
             found = words.get(field.name, [])
             heights = _glyph_heights(canvas, found) if field.type is FieldType.EMAIL else []

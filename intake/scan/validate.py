@@ -31,7 +31,8 @@ Codes: `form.unknown_id`, `form.kind_mismatch`, `form.duplicate`,
 `signature.missing`, `signature.unsure`, `signatory.matched`,
 `signatory.uncertain`, `signatory.not_authorised`, `signatory.name_missing`,
 `signatory.role_mismatch`, `date.missing`, `date.unreadable`, `date.future`,
-`date.too_old`, `date.before_issue`, `value.changed`, `name.mismatch`.
+`date.too_old`, `date.before_issue`, `value.changed`, `name.mismatch`,
+`name.spelling`.
 """
 
 from __future__ import annotations
@@ -240,7 +241,7 @@ def _check_present(c: _Checks, field: FieldSpec, reading: FieldReading | None) -
                   f"Fältet ”{c.label(field)}” {what}.", field.name)
         return False
     assert reading is not None
-    if reading.confidence < LOW_CONFIDENCE and field.type is not FieldType.DATE:
+    if reading.confidence < LOW_CONFIDENCE:
         key = field.type in KEY_TYPES
         c.add("ocr.low_confidence", Severity.WARNING if key else Severity.INFO,
               f"”{c.label(field)}” lästes som ”{value}” med låg säkerhet "
@@ -536,6 +537,13 @@ def _check_names(c: _Checks, fields: Mapping[str, FieldReading]) -> None:
                   f"”{label}”: på blanketten lästes ”{written}”, men organisationsnumret "
                   f"{company.orgnr} tillhör ”{company.name}” i registret. Kontrollera namnet "
                   "mot bilden.", name)
+        elif written != company.name:
+            # The same name up to a slip, so no warning; but the value as read is not the
+            # registry's spelling, and nothing read differently may pass unmentioned.
+            c.add("name.spelling", Severity.INFO,
+                  f"”{field_label(c.kind, name)}” lästes ”{written}”; registret stavar "
+                  f"”{company.name}”. Samma företag, troligen en läsning av å, ä, ö eller "
+                  "versaler.", name)
 
 
 FIRM_LABELS = {

@@ -9,7 +9,13 @@ On one corpus with its `truth.json` and `issued.json` (as written by
   text, timed per page;
 * field accuracy (exact match) per field, organisationsnummer and
   subscription numbers on pre-filled forms for both, the signature confusion
-  matrix, form-id accuracy on pages whose QR survived.
+  matrix, form-id accuracy on pages whose QR survived;
+* number and date combs written by hand: exact per field type and digit by
+  digit, each miss with its confidence and whether it was flagged; numbers
+  changed by hand read as the paper now says;
+* silent wrong values over every scored field (wrong, at or above the 0.6 at
+  which validation asks a person, and named by no finding), and the
+  reliability table: confidence in tenths against measured exactness.
 
 The registry is the sample registry in a temporary SQLite database, with the
 corpus's issued forms recorded, so every validation runs as in production.
@@ -33,6 +39,7 @@ from sqlmodel import Session
 
 from forms import FieldType, FormKind, form_spec
 from intake.scan import IntakeContext, PageLimits, extract_pages, full_page_text, read_file
+from intake.scan.validate import LOW_CONFIDENCE
 from kopplingar.database import upgrade_all
 from kopplingar.errors import MissingInput
 from kopplingar.templates import RenderedTemplates
@@ -44,6 +51,8 @@ MAILBOX = "kopplingar@example.se"
 ORGNR_RE = re.compile(r"\b(\d{6})\s*[-–]?\s*(\d{4})\b")
 SUBSCRIPTION_RE = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 KEY_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION)
+HAND_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION, FieldType.DATE)
+SURE = LOW_CONFIDENCE  # at or above it a value is taken without a finding
 
 
 class CorpusError(MissingInput):
@@ -74,7 +83,19 @@ class Scores:
     signatures: Counter[tuple[str, str]] = field(default_factory=Counter)
     blank_signed: int = 0
     hand_changes: Tally = field(default_factory=Tally)  # a finding names the changed field
+    # Numbers changed by hand on pre-filled forms: read as the paper now says.
+    changed_as_paper: Tally = field(default_factory=Tally)
+    changed_misses: list[str] = field(default_factory=list)
     key_misses: list[str] = field(default_factory=list)
+    # Number and date combs written by hand: exact, flagged, and digit by digit.
+    hand_fields: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    hand_digits: Tally = field(default_factory=Tally)
+    hand_misses: list[str] = field(default_factory=list)
+    # Every scored value: wrong and neither low in confidence nor named by a finding.
+    silent_wrong: Tally = field(default_factory=Tally)
+    silent_misses: list[str] = field(default_factory=list)
+    # Confidence bins: (right, total) of every scored value, for the reliability table.
+    reliability: dict[int, Tally] = field(default_factory=lambda: defaultdict(Tally))
 
 
 def _load(corpus: Path) -> tuple[list[Any], dt.date]:
@@ -173,10 +194,40 @@ def _score(entry: dict[str, Any], documents: list[Any], base_text: str, scores: 
         flagged = {f.field for f in doc.findings} if doc else set()
         for name in changed:
             scores.hand_changes.add(name in flagged)
-        for name, value in truth.get("fields", {}).items():
-            if name in hand or not value:
+        for change in truth.get("hand_changed", []):
+            if form_spec(kind).field(change["field"]).type not in HAND_TYPES:
                 continue
-            got = doc.fields[name].value if doc and name in doc.fields else None
+            reading = doc.fields.get(change["field"]) if doc else None
+            got = reading.value if reading is not None else None
+            scores.changed_as_paper.add(got == change["hand_value"])
+            if got != change["hand_value"]:
+                scores.changed_misses.append(
+                    f"{entry['file']} {change['field']}: printed {change['printed']}, by hand "
+                    f"{change['hand_value']}, read {got!r}")
+        spec = form_spec(kind)
+        dates = {f"{party}_date": v for party, v in truth.get("dates", {}).items() if v}
+        for name, value in {**truth.get("fields", {}), **dates}.items():
+            if not value or name in changed:
+                continue
+            reading = doc.fields.get(name) if doc else None
+            got = reading.value if reading is not None else None
+            confidence = reading.confidence if reading is not None else 0.0
+            flagged_here = name in flagged or confidence < SURE
+            _tally_value(scores, entry["file"], name, value, got, confidence, flagged_here)
+            ftype = spec.field(name).type
+            if ftype in HAND_TYPES and (name in hand or name in dates):
+                label = "date" if ftype is FieldType.DATE else ftype.value
+                scores.hand_fields[label].add(got == value)
+                want = [ch for ch in value if ch.isdigit()]
+                have = [ch for ch in (got or "") if ch.isdigit()]
+                for i, ch in enumerate(want):
+                    scores.hand_digits.add(len(have) == len(want) and have[i] == ch)
+                if got != value:
+                    scores.hand_misses.append(
+                        f"{entry['file']} {name}: {value} read as {got!r} "
+                        f"({confidence:.2f}{', flagged' if flagged_here else ', NOT flagged'})")
+            if name in hand:
+                continue
             scores.per_field[name].add(got == value)
         if not truth.get("prefilled"):
             continue
@@ -198,6 +249,16 @@ def _score(entry: dict[str, Any], documents: list[Any], base_text: str, scores: 
             scores.baseline_key_fields.add(truth["fields"][name] in base_digits)
             all_right &= ok
         scores.key_forms.add(all_right)
+
+
+def _tally_value(scores: Scores, file: str, name: str, value: str, got: str | None,
+                 confidence: float, flagged: bool) -> None:
+    right = got == value
+    scores.reliability[min(int(confidence * 10), 9)].add(right)
+    silent = not right and not flagged
+    scores.silent_wrong.add(silent)
+    if silent:
+        scores.silent_misses.append(f"{file} {name}: {value} read as {got!r} ({confidence:.2f})")
 
 
 def _report(
@@ -228,6 +289,28 @@ def _report(
         "",
         f"form id read where the QR survived: {s.form_id}",
         f"values changed by hand that a finding names: {s.hand_changes}",
+        "",
+        f"numbers changed by hand, read as the paper says: {s.changed_as_paper}",
+    ]
+    lines += [f"    miss: {miss}" for miss in s.changed_misses]
+    lines += [
+        "",
+        "number and date combs written by hand (exact)",
+    ]
+    for label in sorted(s.hand_fields):
+        lines.append(f"  {label:28} {s.hand_fields[label]}")
+    lines.append(f"  {'digits':28} {s.hand_digits}")
+    lines += [f"    miss: {miss}" for miss in s.hand_misses]
+    lines += [
+        "",
+        f"silent wrong values (wrong, confidence >= {SURE}, no finding): "
+        f"{s.silent_wrong.right} of {s.silent_wrong.total}",
+    ]
+    lines += [f"    silent: {miss}" for miss in s.silent_misses]
+    lines += ["", "reliability: confidence bin → exact"]
+    for b in sorted(s.reliability):
+        lines.append(f"  {b / 10:.1f}-{(b + 1) / 10:.1f}   {s.reliability[b]}")
+    lines += [
         "",
         "field accuracy (exact), fields written or changed by hand excluded",
     ]

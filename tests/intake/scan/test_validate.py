@@ -455,6 +455,13 @@ def test_a_blank_forms_company_name_is_checked_against_the_registry(session: Ses
     slip = check(session, kind, DUAL | {"current_firm_name": "Janssons Redovisningsbyra AB"},
                  prefilled=False)
     assert "name.mismatch" not in codes(slip)
+    # Not a warning, but not silent either: the registry's spelling is shown.
+    spelled = only(slip, "name.spelling")
+    assert (spelled.severity, spelled.field) == (Severity.INFO, "current_firm_name")
+    assert "Janssons Redovisningsbyrå AB" in spelled.message
+    exact = check(session, kind, DUAL | {"current_firm_name": "Janssons Redovisningsbyrå AB"},
+                  prefilled=False)
+    assert "name.spelling" not in codes(exact)
     # A signatory name 85 % like the person on record but more than a slip: a warning.
     near = check(session, kind, DUAL | {"client_signatory_name": "Karin Åbergh"},
                  prefilled=False)
