@@ -63,6 +63,9 @@ PRINTED_SHARE = 0.01  # a comb whose cells have this much printed ink was pre-fi
 UNSURE = 0.9
 RIVAL_FACTOR = 4.0  # the chosen passing string is this much likelier than the next one
 MAX_TRIES = 4000  # candidate strings tried, likeliest first
+# Strings summed for a passing first reading's share: beyond the likeliest few dozen the
+# rest add nothing measurable (each is a product of runner-up probabilities).
+POSTERIOR_TRIES = 40
 CHANGED_CONFIDENCE = 0.5  # a string the rules chose among the reader's candidates: a person looks
 COUNT_OFF_CONFIDENCE = 0.3
 OUTSIDE_CONFIDENCE = 0.3  # a real date, but not one a form signed now would carry
@@ -260,7 +263,8 @@ def _accepts(field: FieldSpec, digits: str, window: DateWindow | None = None) ->
     return value if window[0] <= dt.date.fromisoformat(value) <= window[1] else None
 
 
-def _ranked(options: Sequence[Sequence[tuple[str, float]]]) -> list[tuple[float, tuple[int, ...]]]:
+def _ranked(options: Sequence[Sequence[tuple[str, float]]], limit: int = MAX_TRIES
+            ) -> list[tuple[float, tuple[int, ...]]]:
     """Index combinations of `options` (each cell's digits, likeliest first), likeliest first."""
     logs = [[math.log(max(p, 1e-9)) for _d, p in cell] for cell in options]
     start = tuple(0 for _ in options)
@@ -268,7 +272,7 @@ def _ranked(options: Sequence[Sequence[tuple[str, float]]]) -> list[tuple[float,
     heap = [(-best, start)]
     seen = {start}
     out: list[tuple[float, tuple[int, ...]]] = []
-    while heap and len(out) < MAX_TRIES:
+    while heap and len(out) < limit:
         neg, combo = heapq.heappop(heap)
         out.append((-neg, combo))
         for i, j in enumerate(combo):
@@ -310,7 +314,7 @@ def decode(field: FieldSpec, cells: Sequence[CellReading],
     value = _accepts(field, first, window)
     if value is not None:
         # The posterior of the first reading among the passing strings the reader allows.
-        passing = [math.exp(s) for s, combo in _ranked(options)[:200]
+        passing = [math.exp(s) for s, combo in _ranked(options, POSTERIOR_TRIES)
                    if _accepts(field, "".join(options[i][j][0] for i, j in enumerate(combo)))]
         posterior = p_first / max(sum(passing), p_first)
         return Decoded(value, raw, min(1.0, posterior * p_first ** 0.5 * p_digits), ())
