@@ -83,8 +83,11 @@ class HandReading:
     raw: str
     confidence: float
     doubtful: tuple[int, ...] = ()  # 1-based positions among the written digits
-    where: str = "cells"  # "cells", or "beside" when written beside the comb
+    # "cells"; "beside" when written beside the comb; on a printed comb changed by hand,
+    # "changed" (digits changed in their cells) or "rewritten" (struck through, written anew)
+    where: str = "cells"
     cells: tuple[CellReading, ...] = ()
+    changed: tuple[int, ...] = ()  # 1-based cells of a printed comb found changed by hand
 
 
 def digit_count(field: FieldSpec) -> int:
@@ -213,7 +216,7 @@ def _glyphs_in(scan: Gray, template: Gray, box: Box, dpi: float) -> list[Gray]:
 
 
 def read_hand_comb(scan: Gray, template: Gray, field: FieldSpec, dpi: float,
-                   window: DateWindow | None = None) -> HandReading:
+                   window: DateWindow | None = None, *, repair: bool = True) -> HandReading:
     """The value written by hand in a comb (or beside it), decoded against the field's rules."""
     box = field.box
     glyphs = _glyphs_in(scan, template, Box(box.x - 1.0, box.y - 1.5, box.w + 2.0, box.h + 3.0),
@@ -229,7 +232,7 @@ def read_hand_comb(scan: Gray, template: Gray, field: FieldSpec, dpi: float,
     if not glyphs:
         return HandReading("", "", 1.0)
     cells = read_cells(glyphs)
-    result = decode(field, cells, window)
+    result = decode(field, cells, window, repair=repair)
     return HandReading(result.value, result.raw, result.confidence, result.doubtful, where,
                        tuple(cells))
 
@@ -286,13 +289,15 @@ def date_window(today: dt.date) -> DateWindow:
 
 
 def decode(field: FieldSpec, cells: Sequence[CellReading],
-           window: DateWindow | None = None) -> Decoded:
+           window: DateWindow | None = None, *, repair: bool = True) -> Decoded:
     """The most probable digit string from the cells' top-k that the field's rules accept.
 
     For a date, `window` is where a signing date can plausibly lie: a reading
     outside it is decoded like one that fails a check digit (an unsure digit
     may give way), and when nothing inside passes, a real date outside it is
     kept as read, never sure; validation then says what is wrong with it.
+    With `repair` off (a number changed by hand, which its writer may have
+    miswritten), a failing reading is never changed, only marked.
     """
     raw = "".join(c.digit or "?" for c in cells)
     wanted = digit_count(field)
@@ -315,7 +320,7 @@ def decode(field: FieldSpec, cells: Sequence[CellReading],
         posterior = p_first / max(sum(passing), p_first)
         return Decoded(value, raw, min(1.0, posterior * p_first ** 0.5 * p_digits), ())
     scored: list[tuple[float, str]] = []
-    for score, combo in _ranked(options):
+    for score, combo in _ranked(options) if repair else ():
         changed = [i for i, j in enumerate(combo) if j]
         if any(i not in unsure for i in changed):
             continue  # a confidently read digit is never changed

@@ -46,8 +46,9 @@ from forms import (
     FormSpec,
     form_spec,
 )
+from intake.scan.changed import read_changed_comb
 from intake.scan.fieldtext import NUMERIC_TYPES, typed_reading
-from intake.scan.handwritten import date_window, is_hand_comb, read_hand_comb
+from intake.scan.handwritten import HandReading, date_window, is_hand_comb, read_hand_comb
 from intake.scan.ink import INK_LEVEL, flatten, ink_mask
 from intake.scan.model import AlignedPage, FieldReading, Gray
 from intake.scan.tesseract import OcrWord, recognise_words
@@ -348,10 +349,19 @@ def read_fields(
     template = expected if expected is not None else _at_page_size(blank, image)
     hand = ({f.name for f in spec.fields if is_hand_comb(f, template, dpi)}
             if template is not None else set())
+    # A printed number with a digit changed by hand is read cell by cell, not by Tesseract.
+    changed: dict[str, HandReading] = {}
+    if expected is not None and blank is not None:
+        sheet = _at_page_size(blank, image)
+        assert sheet is not None
+        for f in spec.fields:
+            if f.name not in hand and (by_pen := read_changed_comb(image, expected, sheet, f,
+                                                                   dpi)) is not None:
+                changed[f.name] = by_pen
 
     strips: dict[str, _Strip] = {}
     for field in spec.fields:
-        if field.type is FieldType.CHOICE or field.name in hand:
+        if field.type is FieldType.CHOICE or field.name in hand or field.name in changed:
             continue
         make = _comb_strip if field.is_comb else _text_strip
         strips[field.name] = make(image, field, dpi)
@@ -377,6 +387,10 @@ def read_fields(
                                      date_window(today) if today else None)
             value, raw, confidence, doubtful = (by_hand.value, by_hand.raw,
                                                 by_hand.confidence, by_hand.doubtful)
+        elif field.name in changed:
+            by_pen = changed[field.name]
+            value, raw, confidence, doubtful = (by_pen.value, by_pen.raw,
+                                                by_pen.confidence, by_pen.doubtful)
         else:
             found = words.get(field.name, [])
             heights = _glyph_heights(canvas, found) if field.type is FieldType.EMAIL else []

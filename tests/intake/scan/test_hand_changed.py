@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 import pytest
 from sqlalchemy import Engine
@@ -25,8 +26,9 @@ from intake.scan.model import CANONICAL_DPI, AlignedPage, Gray, PageImage, Sever
 from intake.scan.read import read_fields
 from intake.scan.validate import validate_document
 from registry import import_registry
-from render import page_image
+from render import blank_page_image, page_image
 from samples import REGISTRY_JSON
+from samples.scans.mnist import held_out
 from tests.intake.scan.test_validate import (
     DUAL,
     FORM_ID,
@@ -140,3 +142,61 @@ def test_helpers_make_the_paper_differ_only_in_that_cell() -> None:
     left, top, right, bottom = cell.to_pixels(CANONICAL_DPI)
     assert differs.size and (differs[:, 0] >= top).all() and (differs[:, 0] < bottom).all()
     assert (differs[:, 1] >= left).all() and (differs[:, 1] < right).all()
+
+
+def _blank() -> Gray:
+    return blank_page_image(KIND, dpi=CANONICAL_DPI)
+
+
+def _whited_out(name: str, position: int, digit: str, sample: int) -> tuple[Gray, str]:
+    """The issued page with one printed digit painted out (correction fluid, a little past
+    the cell's border on one side) and a held-out MNIST `digit` written there by hand."""
+    page = _render(PRINTED)
+    digits = "".join(ch for ch in DUAL[name] if ch.isdigit())
+    cell = form_spec(KIND).field(name).cells[position]
+    left, top, right, bottom = cell.inset(0.5).to_pixels(CANONICAL_DPI)
+    page[top:bottom, left:right + 4] = 246  # the fluid is a shade off the paper's white
+    k = CANONICAL_DPI / 25.4
+    glyph = held_out()[int(digit)][sample]
+    rows, cols = np.flatnonzero(glyph.max(axis=1)), np.flatnonzero(glyph.max(axis=0))
+    glyph = glyph[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    ink = cv2.resize(glyph, None, fx=4.4 * k / glyph.shape[0], fy=4.4 * k / glyph.shape[0],
+                     interpolation=cv2.INTER_LINEAR)
+    x0 = round((cell.x + cell.w / 2) * k - ink.shape[1] / 2)
+    y0 = round((cell.y + cell.h / 2) * k - ink.shape[0] / 2)
+    region = page[y0:y0 + ink.shape[0], x0:x0 + ink.shape[1]]
+    np.minimum(region, 255 - ink, out=region)
+    return page, digits[:position] + digit + digits[position + 1:]
+
+
+@pytest.mark.parametrize(("name", "position", "digit", "sample"), [
+    ("client_orgnr", 7, "1", 3),
+    ("new_firm_orgnr", 3, "3", 11),
+    ("current_firm_orgnr", 8, "7", 25),
+    ("client_subscription", 5, "9", 40),
+    ("client_subscription", 0, "2", 57),
+])
+def test_a_digit_whited_out_and_written_by_hand_is_read_as_on_paper(
+        session: Session, name: str, position: int, digit: str, sample: int) -> None:
+    page, paper = _whited_out(name, position, digit, sample)
+    fields = read_fields(_aligned(page), form_spec(KIND), expected=_render(PRINTED),
+                         blank=_blank())
+    reading = fields[name]
+    assert "".join(ch for ch in reading.value if ch.isdigit()) == paper, reading
+    findings = validate_document(
+        session, KIND, fields, signed(KIND), issued=issued_form(KIND), form_id=FORM_ID,
+        qr_valid=True, already_submitted=False, today=TODAY)
+    changed = next(f for f in findings if f.field == name and f.code == "value.changed")
+    assert _shown(paper) in changed.message and DUAL[name] in changed.message
+    # The untouched numbers are still Tesseract's, exactly as issued.
+    for other in ("client_orgnr", "new_firm_orgnr", "current_firm_orgnr", "client_subscription"):
+        if other != name:
+            assert fields[other].value == DUAL[other]
+
+
+def test_a_retyped_digit_reads_the_same_with_the_blank_form_at_hand(session: Session) -> None:
+    page, paper = _hand_changed("client_orgnr", 7, "1")
+    fields = read_fields(_aligned(page), form_spec(KIND), expected=_render(PRINTED),
+                         blank=_blank())
+    assert "".join(ch for ch in fields["client_orgnr"].value if ch.isdigit()) == paper
+    assert fields["client_orgnr"].confidence < 0.6
