@@ -30,7 +30,6 @@ or subscription comb with the page as issued:
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import cv2
 import numpy as np
@@ -73,7 +72,8 @@ def _shifted(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
 def cell_mismatch(scan: Gray, expected: Gray, blank: Gray, cell: Box, dpi: float) -> float:
     """How far a cell's ink is from its issued print: ink missing plus ink added, as a share
     of the printed digit, at the best of a few pixels' shift (the page's alignment is not
-    exact). 0 for a cell the issued page left empty and the scan too."""
+    exact); the unshifted figure when that is already below `MISMATCH`. For a cell the
+    issued page left empty: 1 when a digit's worth of ink is in it, else 0."""
     k = dpi / MM_PER_INCH
     left, top, right, bottom = _px(cell.inset(CELL_INSET_MM), dpi, scan.shape)
     if right - left < 4 or bottom - top < 4:
@@ -88,9 +88,11 @@ def cell_mismatch(scan: Gray, expected: Gray, blank: Gray, cell: Box, dpi: float
         return 1.0 if ink.sum() >= PEN_MM2 * k * k else 0.0
     near = _disc(max(1, round(SCAN_NEAR_MM * k)))
     ink_near = cv2.dilate(ink.astype(np.uint8), near) > 0
-    best = math.inf
-    reach = max(1, round(ALIGN_SLACK_MM * k))
     digit_near = cv2.dilate(digit.astype(np.uint8), near) > 0
+    best = (int((digit & ~ink_near).sum()) + int((ink & ~digit_near).sum())) / printed
+    if best < MISMATCH:
+        return best  # unchanged as it lies; no shift can make it more so
+    reach = max(1, round(ALIGN_SLACK_MM * k))
     for dy in range(-reach, reach + 1):
         for dx in range(-reach, reach + 1):
             # Shifting and dilating commute: the print's neighbourhood is shifted, not redone.
