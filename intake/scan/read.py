@@ -46,6 +46,7 @@ from forms import (
     FormSpec,
     form_spec,
 )
+from intake.scan.calibration import Calibration, reading_key
 from intake.scan.changed import read_changed_comb
 from intake.scan.fieldtext import NUMERIC_TYPES, typed_reading
 from intake.scan.handwritten import HandReading, date_window, is_hand_comb, read_hand_comb
@@ -78,6 +79,7 @@ MIN_INK_PIXELS = 6  # fewer dark pixels than this in a strip is specks, not writ
 EDGE_LINE_SHARE = 0.6  # a column (row) this dark near a crop's edge is a printed border
 EDGE_BAND = 0.25  # how far in from a crop's edge a border may sit, as a share of the crop
 CHECK_MARKED = 0.06  # share of a checkbox's inside covered by ink for it to count as marked
+PRINTED_TEXT_SHARE = 0.005  # a text box this inked on the issued page holds a printed value
 OUTSIDE_DILATE_MM = 0.6  # printed ink grows by this much before scan ink counts as "outside"
 MIN_MARK_PX = 30  # a pen mark outside the print covers at least this many pixels (0.5 mm²)
 MIN_MARK_WIDTH = 1.6  # and is this thick on average (area / length); slivers are ~1
@@ -323,6 +325,18 @@ def _outside_print(scan: Gray, expected: Gray, box: Box, dpi: float) -> float:
     return marked / outside.size
 
 
+def _printed(expected: Gray | None, blank: Gray | None, field: FieldSpec, dpi: float) -> bool:
+    """Whether the page as issued printed a value in the field (else a pen wrote it)."""
+    if expected is None:
+        return False
+    if field.is_comb:
+        return not is_hand_comb(field, expected, dpi)
+    issued = _crop(expected, field.box, dpi) < INK_LEVEL
+    if blank is not None:
+        issued &= ~(_crop(blank, field.box, dpi) < INK_LEVEL)  # the form's own label and lines
+    return issued.size > 0 and float(issued.mean()) >= PRINTED_TEXT_SHARE
+
+
 def _at_page_size(page: Gray | None, image: Gray) -> Gray | None:
     if page is None or page.shape == image.shape:
         return page
@@ -333,6 +347,7 @@ def _at_page_size(page: Gray | None, image: Gray) -> Gray | None:
 def read_fields(
     aligned: AlignedPage, spec: FormSpec, *, expected: Gray | None = None,
     blank: Gray | None = None, today: dt.date | None = None,
+    calibration: Calibration | None = None,
 ) -> dict[str, FieldReading]:
     """Every field of `spec` read from the aligned page, with one Tesseract call.
 
@@ -341,7 +356,9 @@ def read_fields(
     `ink_outside_print`. Without it that figure is 0. `blank` is the form
     with no values; with either, a number or date comb the issued page left
     empty is read as handwriting (`handwritten`), not by Tesseract; `today`
-    bounds the signing dates it prefers.
+    bounds the signing dates it prefers. `calibration` puts each reading's
+    confidence on the product's scale, per field type and way of reading
+    (`calibration`); without it confidences stay as the readers gave them.
     """
     image = aligned.image
     dpi = page_dpi(image)
@@ -351,12 +368,11 @@ def read_fields(
             if template is not None else set())
     # A printed number with a digit changed by hand is read cell by cell, not by Tesseract.
     changed: dict[str, HandReading] = {}
-    if expected is not None and blank is not None:
-        sheet = _at_page_size(blank, image)
-        assert sheet is not None
+    sheet_blank = _at_page_size(blank, image)
+    if expected is not None and sheet_blank is not None:
         for f in spec.fields:
-            if f.name not in hand and (by_pen := read_changed_comb(image, expected, sheet, f,
-                                                                   dpi)) is not None:
+            if f.name not in hand and (by_pen := read_changed_comb(
+                    image, expected, sheet_blank, f, dpi)) is not None:
                 changed[f.name] = by_pen
 
     strips: dict[str, _Strip] = {}
@@ -399,6 +415,10 @@ def read_fields(
                 field, found, where.slots if where else None, heights)
         outside = (0.0 if expected is None
                    else _outside_print(image, expected, field.box, dpi))
+        if calibration is not None:
+            how = ("hand" if field.name in hand else "changed" if field.name in changed
+                   else "print" if _printed(expected, sheet_blank, field, dpi) else "hand")
+            confidence = calibration.apply(reading_key(field.type, how), confidence)
         readings[field.name] = FieldReading(
             name=field.name,
             value=value,
