@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from intake.scan.ink import INK_LEVEL, flatten
 from intake.scan.model import Gray
 
 HAND_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION, FieldType.DATE)
+FAINT_LEVEL = 205  # lighter ink than INK_LEVEL counts where it joins a dark stroke
 PRINT_GROW_MM = 0.45  # printed ink grows by this before scan ink counts as the pen's
 LINE_V_MM = 6.0  # a vertical run of ink this long is a cell border (digits are at most ~5)
 LINE_H_MM = 9.0  # a horizontal one this long is a comb's top or bottom edge
@@ -53,6 +55,8 @@ MIN_GLYPH_MM2 = 0.35  # smaller blobs of pen ink are specks
 MIN_GLYPH_HEIGHT_MM = 1.2  # a digit is at least this tall (a dash or a dot is not)
 FRAGMENT_SHARE = 0.55  # a piece shorter than this share of the glyphs' height is a fragment
 JOIN_GAP_MM = 1.0
+SPLIT_WIDTH = 1.6  # a glyph this many cell pitches wide is touching digits
+SPLIT_SLACK = 0.3  # a cut between them is sought this share of a digit's width around even
 MERGE_OVERLAP = 0.5  # two blobs overlapping this much across are one glyph
 GLYPH_PAD_MM = 0.6  # paper around a glyph for the reader
 BESIDE_RIGHT_MM = 55.0  # how far right of a comb a number written beside it is looked for
@@ -112,7 +116,14 @@ def is_hand_comb(field: FieldSpec, template: Gray, dpi: float) -> bool:
 def _pen_ink(scan: Gray, template: Gray, dpi: float) -> tuple[Gray, np.ndarray]:
     """The flattened scan region and the mask of ink that is not the template's."""
     flat = np.asarray(cv2.medianBlur(flatten(np.ascontiguousarray(scan)), 3), np.uint8)
-    ink = flat < INK_LEVEL
+    # A light pen (or a pencil) leaves strokes that are only partly darker than INK_LEVEL:
+    # the lighter ink connected to a dark core is the same stroke.
+    faint = (flat < FAINT_LEVEL).astype(np.uint8)
+    count, labels = cv2.connectedComponents(faint, connectivity=8)
+    cores = np.zeros(count, bool)
+    cores[np.unique(labels[flat < INK_LEVEL])] = True
+    cores[0] = False
+    ink = cores[labels]
     radius = max(1, round(PRINT_GROW_MM * dpi / MM_PER_INCH))
     printed = (template < INK_LEVEL).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
@@ -142,8 +153,14 @@ def _pen_ink(scan: Gray, template: Gray, dpi: float) -> tuple[Gray, np.ndarray]:
     return flat, mask
 
 
-def _glyph_boxes(mask: np.ndarray, dpi: float) -> list[tuple[int, int, int, int]]:
-    """Written glyphs as (x0, y0, x1, y1), left to right: blobs merged when they overlap across."""
+def _glyph_boxes(mask: np.ndarray, dpi: float, pitch: float | None = None
+                 ) -> list[tuple[int, int, int, int]]:
+    """Written glyphs as (x0, y0, x1, y1), left to right: blobs merged when they overlap across.
+
+    With the comb's cell `pitch` (px), a glyph as wide as two cells or more is
+    two digits that touch (one crossing into its neighbour's cell): it is cut
+    where the ink is thinnest near each cell width.
+    """
     k = dpi / MM_PER_INCH
     count, _labels, stats, _c = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8)
@@ -162,8 +179,32 @@ def _glyph_boxes(mask: np.ndarray, dpi: float) -> list[tuple[int, int, int, int]
                 merged[-1] = [min(m[0], b[0]), min(m[1], b[1]), max(m[2], b[2]), max(m[3], b[3])]
                 continue
         merged.append(b)
-    return [(a, b, c, d) for a, b, c, d in _fragments_joined(merged, k)
-            if d - b >= MIN_GLYPH_HEIGHT_MM * k]
+    glyphs = [(a, b, c, d) for a, b, c, d in _fragments_joined(merged, k)
+              if d - b >= MIN_GLYPH_HEIGHT_MM * k]
+    if pitch is None:
+        return glyphs
+    return [part for g in glyphs for part in _split_touching(mask, g, pitch)]
+
+
+def _split_touching(mask: np.ndarray, glyph: tuple[int, int, int, int], pitch: float
+                    ) -> list[tuple[int, int, int, int]]:
+    x0, y0, x1, y1 = glyph
+    parts = round((x1 - x0) / pitch)
+    if (x1 - x0) < SPLIT_WIDTH * pitch or parts < 2:
+        return [glyph]
+    columns = mask[y0:y1, x0:x1].sum(axis=0).astype(np.float64)
+    cuts = [x0]
+    step = (x1 - x0) / parts
+    for i in range(1, parts):
+        lo, hi = round(i * step - SPLIT_SLACK * step), round(i * step + SPLIT_SLACK * step)
+        cuts.append(x0 + lo + int(np.argmin(columns[lo:hi])))
+    cuts.append(x1)
+    out = []
+    for a, b in itertools.pairwise(cuts):
+        rows = np.flatnonzero(mask[y0:y1, a:b].any(axis=1))
+        if len(rows):
+            out.append((a, y0 + int(rows[0]), b, y0 + int(rows[-1]) + 1))
+    return out
 
 
 def _fragments_joined(glyphs: list[list[int]], k: float) -> list[list[int]]:
@@ -199,14 +240,15 @@ def _region(image: Gray, box: Box, dpi: float) -> tuple[int, int, int, int]:
     return max(left, 0), max(top, 0), min(right, w), min(bottom, h)
 
 
-def _glyphs_in(scan: Gray, template: Gray, box: Box, dpi: float) -> list[Gray]:
+def _glyphs_in(scan: Gray, template: Gray, box: Box, dpi: float,
+               pitch: float | None = None) -> list[Gray]:
     left, top, right, bottom = _region(scan, box, dpi)
     if right - left < 4 or bottom - top < 4:
         return []
     flat, mask = _pen_ink(scan[top:bottom, left:right], template[top:bottom, left:right], dpi)
     pad = max(1, round(GLYPH_PAD_MM * dpi / MM_PER_INCH))
     out = []
-    for x0, y0, x1, y1 in _glyph_boxes(mask, dpi):
+    for x0, y0, x1, y1 in _glyph_boxes(mask, dpi, pitch):
         # Only the pen's ink goes to the reader: the template is paper there.
         glyph = np.where(mask, flat, 255).astype(np.uint8)
         y_a, y_b = max(y0 - pad, 0), min(y1 + pad, glyph.shape[0])
@@ -219,8 +261,11 @@ def read_hand_comb(scan: Gray, template: Gray, field: FieldSpec, dpi: float,
                    window: DateWindow | None = None, *, repair: bool = True) -> HandReading:
     """The value written by hand in a comb (or beside it), decoded against the field's rules."""
     box = field.box
-    glyphs = _glyphs_in(scan, template, Box(box.x - 1.0, box.y - 1.5, box.w + 2.0, box.h + 3.0),
-                        dpi)
+    around = Box(box.x - 1.0, box.y - 1.5, box.w + 2.0, box.h + 3.0)
+    glyphs = _glyphs_in(scan, template, around, dpi)
+    if 0 < len(glyphs) < digit_count(field) and field.cells:
+        # Fewer glyphs than digits: some touch across a border; cut them cell by cell.
+        glyphs = _glyphs_in(scan, template, around, dpi, field.cells[0].w * dpi / MM_PER_INCH)
     where = "cells"
     if not glyphs:
         for beside in (Box(box.right + 0.5, box.y - 1.0, BESIDE_RIGHT_MM, box.h + 2.0),
