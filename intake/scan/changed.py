@@ -49,6 +49,8 @@ PEN_MM2 = 1.0  # this much ink in a cell the issued page left empty: a digit wri
 MIN_PRINT_PX = 12  # fewer printed digit pixels: the issued cell is empty
 STRUCK_CELLS = 3.0  # a pen stroke this many cells wide through the digits strikes them out
 STRUCK_FLAT = 0.4  # and it is this flat (height / width)
+# However clearly it reads, a number changed by hand on a pre-filled form is for a person.
+CHANGED_CONFIDENCE = 0.5
 REWRITE_ABOVE_MM = 2.0  # a struck number's replacement is looked for this far above the comb
 
 
@@ -158,10 +160,12 @@ def read_changed_comb(scan: Gray, expected: Gray, blank: Gray, field: FieldSpec,
         above = dataclasses.replace(
             field, box=Box(box.x, box.y - REWRITE_ABOVE_MM, box.w, box.h + REWRITE_ABOVE_MM))
         rewritten = read_hand_comb(scan, expected, above, dpi, repair=False)
-        return HandReading(rewritten.value, rewritten.raw, rewritten.confidence,
+        return HandReading(rewritten.value, rewritten.raw,
+                           min(rewritten.confidence, CHANGED_CONFIDENCE),
                            rewritten.doubtful, "rewritten", rewritten.cells)
     cells = read_cells([_cell_crop(scan, blank, cell, dpi)
                         for cell in field.cells[:digit_count(field)]])
     result = decode(field, cells, repair=False)
-    return HandReading(result.value, result.raw, result.confidence, result.doubtful, "changed",
+    return HandReading(result.value, result.raw, min(result.confidence, CHANGED_CONFIDENCE),
+                       result.doubtful, "changed",
                        tuple(cells), changed=tuple(i + 1 for i in changed))
