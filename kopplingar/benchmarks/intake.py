@@ -10,9 +10,15 @@ On one corpus with its `truth.json` and `issued.json` (as written by
 * field accuracy (exact match) per field, organisationsnummer and
   subscription numbers on pre-filled forms for both, the signature confusion
   matrix, form-id accuracy on pages whose QR survived;
-* number and date combs written by hand: exact per field type and digit by
-  digit, each miss with its confidence and whether it was flagged; numbers
-  changed by hand read as the paper now says;
+* number and date combs written by hand (real held-out MNIST digits): exact
+  per field type and per layout (in the cells, over a cell border, beside
+  the comb: truth's `hand_layout`), digit by digit, each miss with its
+  confidence and whether it was flagged, and the baseline's share found
+  anywhere in its text; numbers changed by hand read as the paper now says,
+  split by how they were changed (a digit whited out and rewritten, or the
+  whole number struck through and rewritten) and whether the new number
+  passes its check, with the whited-out cells digit by digit;
+* e-mail addresses the registry knows, exact, printed and handwritten;
 * silent wrong values over every scored field (wrong, at or above the 0.6 at
   which validation asks a person, and named by no finding), and the
   reliability table: confidence in tenths against measured exactness.
@@ -50,6 +56,8 @@ from samples.scans import load_truth, record_issued
 MAILBOX = "kopplingar@example.se"
 ORGNR_RE = re.compile(r"\b(\d{6})\s*[-–]?\s*(\d{4})\b")
 SUBSCRIPTION_RE = re.compile(r"(?<!\d)(\d{8})(?!\d)")
+DATE_RE = re.compile(r"(?<!\d)(\d{4})\s*[-–]\s*(\d{2})\s*[-–]\s*(\d{2})(?!\d)")
+LAYOUTS = ("cells", "crossing", "beside")
 KEY_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION)
 HAND_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION, FieldType.DATE)
 SURE = LOW_CONFIDENCE  # at or above it a value is taken without a finding
@@ -83,13 +91,22 @@ class Scores:
     signatures: Counter[tuple[str, str]] = field(default_factory=Counter)
     blank_signed: int = 0
     hand_changes: Tally = field(default_factory=Tally)  # a finding names the changed field
-    # Numbers changed by hand on pre-filled forms: read as the paper now says.
+    # Numbers changed by hand on pre-filled forms: read as the paper now says, in all and
+    # by (style, valid), and the whited-out cells digit by digit.
     changed_as_paper: Tally = field(default_factory=Tally)
+    changed_by_style: dict[tuple[str, bool], Tally] = field(
+        default_factory=lambda: defaultdict(Tally))
+    whiteout_digits: Tally = field(default_factory=Tally)
+    emails: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     changed_misses: list[str] = field(default_factory=list)
     key_misses: list[str] = field(default_factory=list)
     # Number and date combs written by hand: exact, flagged, and digit by digit.
     hand_fields: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     hand_digits: Tally = field(default_factory=Tally)
+    # (field type or "all", layout or "all") -> exact; digits by layout; the baseline by type.
+    hand_grid: dict[tuple[str, str], Tally] = field(default_factory=lambda: defaultdict(Tally))
+    hand_grid_digits: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    baseline_hand: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     hand_misses: list[str] = field(default_factory=list)
     # Every scored value: wrong and neither low in confidence nor named by a finding.
     silent_wrong: Tally = field(default_factory=Tally)
@@ -162,7 +179,7 @@ def run(corpus: Path, *, baseline: bool = True) -> str:
             read_pages[entry["file"]] = {p.page.index for p in result.pages if not p.blank}
         engine.dispose()
     for entry in files:
-        base_text = ""
+        base_text: str | None = None
         if baseline:
             secs, base_text = _baseline(
                 (corpus / entry["file"]).read_bytes(),
@@ -175,10 +192,54 @@ def run(corpus: Path, *, baseline: bool = True) -> str:
     return _report(corpus, files, scores, ours, theirs)
 
 
-def _score(entry: dict[str, Any], documents: list[Any], base_text: str, scores: Scores) -> None:
+def _digits(value: str | None) -> list[str]:
+    return [ch for ch in (value or "") if ch.isdigit()]
+
+
+def _score_change(scores: Scores, file: str, change: dict[str, Any], got: str | None) -> None:
+    """A number changed by hand: read as the paper says, by style and validity."""
+    ok = got == change["hand_value"]
+    scores.changed_as_paper.add(ok)
+    style = change.get("style", "rewrite")
+    scores.changed_by_style[(style, bool(change.get("valid", True)))].add(ok)
+    want, have = _digits(change["hand_value"]), _digits(got)
+    for pos in change.get("positions", []):
+        scores.whiteout_digits.add(len(have) == len(want) and have[pos] == want[pos])
+    if not ok:
+        where = f" cells {change['positions']}" if change.get("positions") else ""
+        valid = "passes its check" if change.get("valid", True) else "fails its check"
+        scores.changed_misses.append(
+            f"{file} {change['field']} ({style}{where}, {valid}): printed {change['printed']}, "
+            f"by hand {change['hand_value']}, read {got!r}")
+
+
+def _score_hand(scores: Scores, label: str, layout: str, value: str, got: str | None,
+                base_values: set[str] | None) -> None:
+    ok = got == value
+    scores.hand_fields[label].add(ok)
+    for key in ((label, layout), (label, "all"), ("all", layout), ("all", "all")):
+        scores.hand_grid[key].add(ok)
+    want, have = _digits(value), _digits(got)
+    for i, ch in enumerate(want):
+        right = len(have) == len(want) and have[i] == ch
+        scores.hand_digits.add(right)
+        scores.hand_grid_digits[layout].add(right)
+        scores.hand_grid_digits["all"].add(right)
+    if base_values is not None:
+        found = value in base_values
+        scores.baseline_hand[label].add(found)
+        scores.baseline_hand["all"].add(found)
+
+
+def _score(entry: dict[str, Any], documents: list[Any], base_text: str | None,
+           scores: Scores) -> None:
+    """One file's documents against its truth; `base_text` is None without the baseline."""
     by_page = {p: d for d in documents for p in d.pages}
-    base_digits = {m.group(1) + "-" + m.group(2) for m in ORGNR_RE.finditer(base_text)}
-    base_digits |= set(SUBSCRIPTION_RE.findall(base_text))
+    text = base_text or ""
+    base_digits = {m.group(1) + "-" + m.group(2) for m in ORGNR_RE.finditer(text)}
+    base_digits |= set(SUBSCRIPTION_RE.findall(text))
+    base_values = None if base_text is None else base_digits | {
+        "-".join(m.groups()) for m in DATE_RE.finditer(text)}
     for truth in entry["documents"]:
         doc = next((by_page[p] for p in truth["pages"] if p in by_page), None)
         kind = FormKind(truth["kind"])
@@ -198,13 +259,16 @@ def _score(entry: dict[str, Any], documents: list[Any], base_text: str, scores: 
             if form_spec(kind).field(change["field"]).type not in HAND_TYPES:
                 continue
             reading = doc.fields.get(change["field"]) if doc else None
-            got = reading.value if reading is not None else None
-            scores.changed_as_paper.add(got == change["hand_value"])
-            if got != change["hand_value"]:
-                scores.changed_misses.append(
-                    f"{entry['file']} {change['field']}: printed {change['printed']}, by hand "
-                    f"{change['hand_value']}, read {got!r}")
+            _score_change(scores, entry["file"], change,
+                          reading.value if reading is not None else None)
         spec = form_spec(kind)
+        layouts = truth.get("hand_layout", {})
+        for name, registered in truth.get("email_registered", {}).items():
+            if registered:
+                reading = doc.fields.get(name) if doc else None
+                got = reading.value if reading is not None else None
+                scores.emails["by hand" if name in hand else "printed"].add(
+                    got == truth["fields"][name])
         dates = {f"{party}_date": v for party, v in truth.get("dates", {}).items() if v}
         for name, value in {**truth.get("fields", {}), **dates}.items():
             if not value or name in changed:
@@ -217,16 +281,13 @@ def _score(entry: dict[str, Any], documents: list[Any], base_text: str, scores: 
             ftype = spec.field(name).type
             if ftype in HAND_TYPES and (name in hand or name in dates):
                 label = "date" if ftype is FieldType.DATE else ftype.value
-                scores.hand_fields[label].add(got == value)
-                want = [ch for ch in value if ch.isdigit()]
-                have = [ch for ch in (got or "") if ch.isdigit()]
-                for i, ch in enumerate(want):
-                    scores.hand_digits.add(len(have) == len(want) and have[i] == ch)
+                layout = layouts.get(name, "cells")
+                _score_hand(scores, label, layout, value, got, base_values)
                 if got != value:
                     scores.hand_misses.append(
-                        f"{entry['file']} {name}: {value} read as {got!r} "
+                        f"{entry['file']} {name} [{layout}]: {value} read as {got!r} "
                         f"({confidence:.2f}{', flagged' if flagged_here else ', NOT flagged'})")
-            if name in hand:
+            if name in hand or name in dates:  # dates are always handwritten: in the table
                 continue
             scores.per_field[name].add(got == value)
         if not truth.get("prefilled"):
@@ -292,14 +353,18 @@ def _report(
         "",
         f"numbers changed by hand, read as the paper says: {s.changed_as_paper}",
     ]
+    names = {"whiteout": "one digit whited out, rewritten", "rewrite": "whole number rewritten"}
+    for (style, valid), tally in sorted(s.changed_by_style.items(), key=lambda kv: (
+            kv[0][0] != "whiteout", not kv[0][1])):
+        check = "passes its check" if valid else "fails its check"
+        lines.append(f"  {names.get(style, style) + ', ' + check:50} {tally}")
+    if s.whiteout_digits.total:
+        lines.append(f"  {'whited-out cells, digit by digit':50} {s.whiteout_digits}")
     lines += [f"    miss: {miss}" for miss in s.changed_misses]
-    lines += [
-        "",
-        "number and date combs written by hand (exact)",
-    ]
-    for label in sorted(s.hand_fields):
-        lines.append(f"  {label:28} {s.hand_fields[label]}")
-    lines.append(f"  {'digits':28} {s.hand_digits}")
+    lines += ["", "e-mail addresses the registry knows (exact)"]
+    for where in sorted(s.emails):
+        lines.append(f"  {where:28} {s.emails[where]}")
+    lines += ["", *_hand_table(s)]
     lines += [f"    miss: {miss}" for miss in s.hand_misses]
     lines += [
         "",
@@ -312,7 +377,7 @@ def _report(
         lines.append(f"  {b / 10:.1f}-{(b + 1) / 10:.1f}   {s.reliability[b]}")
     lines += [
         "",
-        "field accuracy (exact), fields written or changed by hand excluded",
+        "field accuracy (exact), fields written or changed by hand (and dates) excluded",
     ]
     for name in sorted(s.per_field):
         lines.append(f"  {name:28} {s.per_field[name]}")
@@ -323,3 +388,28 @@ def _report(
         lines.append(f"  {t:8}" + "".join(f"{s.signatures[(t, r)]:9d}" for r in states))
     lines.append(f"  blank signature areas reported as signed: {s.blank_signed}")
     return "\n".join(lines)
+
+
+def _hand_table(s: Scores) -> list[str]:
+    """Handwritten combs exact by field type (rows) and layout (columns), then digits."""
+    columns = [c for c in LAYOUTS if any(k[1] == c for k in s.hand_grid)] + ["all"]
+    baseline = bool(s.baseline_hand)
+    head = "".join(f"{c:>17}" for c in columns) + (f"{'baseline':>17}" if baseline else "")
+    out = ["number and date combs written by hand, held-out MNIST digits (exact)",
+           f"  {'':14}{head}"]
+    for label in [*sorted(s.hand_fields), "all"]:
+        row = "".join(f"{_cell(s.hand_grid.get((label, c))):>17}" for c in columns)
+        if baseline:
+            row += f"{_cell(s.baseline_hand.get(label)):>17}"
+        out.append(f"  {label:14}{row}")
+    digits = "".join(f"{_cell(s.hand_grid_digits.get(c)):>17}" for c in columns)
+    out.append(f"  {'digits':14}{digits}")
+    if baseline:
+        out.append("  (baseline: the value found anywhere in the page's full-page text)")
+    return out
+
+
+def _cell(tally: Tally | None) -> str:
+    if tally is None or not tally.total:
+        return "-"
+    return f"{tally.right}/{tally.total} {100.0 * tally.right / tally.total:.0f}%"

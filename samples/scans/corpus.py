@@ -27,6 +27,7 @@ from samples.scans.degrade import blank_sheet, degradations, photo, scan
 from samples.scans.fill import filled_page, payload_of
 from samples.scans.output import encode, read_pages
 from samples.scans.plan import DocumentPlan, FilePlan, plan_corpus
+from samples.scans.values import Correction
 
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 TRUTH_FILE = "truth.json"
@@ -53,6 +54,19 @@ def _qr_text(page: np.ndarray) -> set[str]:
     return {r.text for r in zxingcpp.read_barcodes(page, formats=QR_ONLY)}
 
 
+def _change(c: Correction) -> dict[str, Any]:
+    out: dict[str, Any] = {"field": c.field, "printed": c.printed, "hand_value": c.hand_value}
+    if c.style:
+        out["style"] = c.style
+    if c.positions:
+        out["positions"] = list(c.positions)
+    if c.valid is not None:
+        out["valid"] = c.valid
+    if c.registered is not None:
+        out["registered"] = c.registered
+    return out
+
+
 def _document_truth(doc: DocumentPlan, pages: list[int], survived: bool) -> dict[str, Any]:
     spec = form_spec(doc.kind)
     return {
@@ -64,8 +78,9 @@ def _document_truth(doc: DocumentPlan, pages: list[int], survived: bool) -> dict
         "prefilled": doc.prefilled,
         "fields": doc.fields(),
         "hand_written": sorted(set(doc.hand) | {c.field for c in doc.corrections}),
-        "hand_changed": [{"field": c.field, "printed": c.printed, "hand_value": c.hand_value}
-                         for c in doc.corrections],
+        "hand_changed": [_change(c) for c in doc.corrections],
+        "hand_layout": dict(sorted(doc.hand_layout.items())),
+        "email_registered": dict(sorted(doc.email_registered.items())),
         "signatures": {p: "signed" if s else "empty" for p, s in doc.signed.items()},
         "dates": dict(doc.dates),
         "qr_stained": doc.stain_qr,

@@ -3,9 +3,13 @@
 `filled_page` renders the form as issued (render.render_form_pdf, signed
 with samples.SAMPLE_QR_KEY) at 300 dpi and writes on it what the plan says,
 each party with a pen of their own, inside the boxes from forms/spec.py.
-People are not precise: letters wander off the baseline, an X overshoots
-its box, a signature now and then runs over the edge of its area. A
-stained QR is checked with zxing-cpp until it really is unreadable.
+Digits in number and date combs are real handwritten digits, laid out as
+the plan says (handdigits.py); letters are Hershey (handwriting.py). A
+printed number is changed by correction fluid over a digit and a digit
+written on it, or struck through and rewritten small above. People are
+not precise: letters wander off the baseline, an X overshoots its box, a
+signature now and then runs over the edge of its area. A stained QR is
+checked with zxing-cpp until it really is unreadable.
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ from forms import (
 from render import rasterise_pdf, render_form_pdf
 from samples import SAMPLE_QR_KEY
 from samples.scans.degrade import RENDER_DPI, stain
+from samples.scans.handdigits import room_right, small_digits, white_out, write_number
 from samples.scans.handwriting import (
-    PRINT,
     InkLayer,
     Pen,
     composite,
@@ -44,6 +48,7 @@ Rgb = np.ndarray
 MAILBOX = "kopplingar@example.se"
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 INK_LEVEL = 128  # darker than this in the rendered page is printed ink
+RIGHT_MARGIN_MM = 195.0  # a number written beside a comb stops short of the paper's edge
 
 
 def _tuple(box: Box) -> tuple[float, float, float, float]:
@@ -69,20 +74,15 @@ def _comb_chars(field: FieldSpec, value: str) -> str:
     return "".join(ch for ch in value if ch not in field.separator and not ch.isspace())
 
 
-def write_value(layer: InkLayer, field: FieldSpec, value: str, rng: np.random.Generator) -> None:
-    """A value written by hand into an empty field."""
+def write_value(layer: InkLayer, field: FieldSpec, value: str, rng: np.random.Generator,
+                layout: str = "cells", room_right_mm: float = 0.0) -> None:
+    """A value written by hand into an empty field; combs as `layout` (handdigits.LAYOUTS)."""
     if field.type is FieldType.CHOICE:
         option = next(o for o in field.options if o.value == value)
         cross(layer, _tuple(option.box), rng)
         return
     if field.is_comb:
-        # Digits are printed by hand, one per cell, even by people who write joined-up.
-        font = PRINT if rng.random() < 0.5 else layer.pen.font
-        height = float(rng.uniform(4.2, 5.2))
-        for cell, ch in zip(field.cells, _comb_chars(field, value), strict=False):
-            w = layer.text_width(ch, height, font)
-            x = cell.x + (cell.w - w) / 2 + float(rng.normal(0, 0.3))
-            layer.text(ch, x, cell.bottom - float(rng.uniform(1.3, 2.0)), height, rng, font=font)
+        write_number(layer, field, value, layout, rng, room_right_mm)
         return
     box = field.box
     height = float(rng.uniform(3.6, 4.4))
@@ -105,9 +105,16 @@ def _printed_extent(page: np.ndarray, box: Box) -> tuple[float, float]:
 
 
 def correct(layer: InkLayer, field: FieldSpec, c: Correction, page: np.ndarray,
-            rng: np.random.Generator) -> None:
-    """Take a printed value back and write another one by hand, inside the field's box."""
+            rng: np.random.Generator, paper: np.ndarray | None = None) -> None:
+    """Take a printed value back and write another one by hand, inside the field's box.
+
+    A white-out goes on `paper` (the RGB page under the ink), or nowhere without it.
+    """
     box = field.box
+    if c.style == "whiteout":
+        if paper is not None:
+            white_out(paper, page, layer, field, c.positions, c.hand_value, rng)
+        return
     if field.type is FieldType.CHOICE:
         old = next(o for o in field.options if o.value == c.printed)
         scribble(layer, _tuple(old.box), rng)
@@ -118,11 +125,7 @@ def correct(layer: InkLayer, field: FieldSpec, c: Correction, page: np.ndarray,
         n = len(_comb_chars(field, c.printed))
         strike_through(layer, field.cells[0].x + 0.8, field.cells[n - 1].right - 0.8, mid, rng)
         # The new digits go above the struck ones, small, in the top of each cell.
-        height = float(rng.uniform(2.5, 2.9))
-        for cell, ch in zip(field.cells, _comb_chars(field, c.hand_value), strict=False):
-            w = layer.text_width(ch, height, PRINT)
-            layer.text(ch, cell.x + (cell.w - w) / 2, box.y + height + 0.1, height, rng,
-                       font=PRINT)
+        small_digits(layer, field, c.hand_value, rng)
         return
     left, right = _printed_extent(page, box)
     strike_through(layer, left, right, mid, rng)
@@ -167,6 +170,13 @@ def _stain_qr(page: np.ndarray, spec: FormSpec, rng: np.random.Generator) -> Non
     raise RuntimeError("could not make a stain that hides the QR code")
 
 
+def _others(spec: FormSpec) -> list[Box]:
+    """Everything printed on the page that a number written beside a comb must not run into."""
+    boxes = [f.box for f in spec.fields] + [f.hint_box for f in spec.fields if f.hint_box]
+    boxes += [o.box for f in spec.fields for o in f.options]
+    return boxes + [s.role_box for s in spec.signatures] + [s.area for s in spec.signatures]
+
+
 def filled_page(doc: DocumentPlan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(the printed page, grey; the filled page, RGB), both at RENDER_DPI."""
     spec = form_spec(doc.kind)
@@ -177,17 +187,26 @@ def filled_page(doc: DocumentPlan, rng: np.random.Generator) -> tuple[np.ndarray
     owner = {f: sig.party for sig in spec.signatures
              for f in (sig.name_field, sig.date_field, sig.role_field) if f}
     filler = layers[spec.signatures[0].party]
+    others = _others(spec)
+
+    def write(layer: InkLayer, name: str, value: str) -> None:
+        field = spec.field(name)
+        room = room_right(field.box, others, RIGHT_MARGIN_MM) if field.is_comb else 0.0
+        write_value(layer, field, value, rng, doc.hand_layout.get(name, "cells"), room)
+
+    paper = np.dstack([page] * 3)
     for name, value in doc.hand.items():
-        write_value(layers.get(owner.get(name, ""), filler), spec.field(name), value, rng)
+        write(layers.get(owner.get(name, ""), filler), name, value)
     for c in doc.corrections:
-        correct(layers.get(owner.get(c.field, ""), filler), spec.field(c.field), c, page, rng)
+        correct(layers.get(owner.get(c.field, ""), filler), spec.field(c.field), c, page, rng,
+                paper)
     for sig in spec.signatures:
         if doc.signed[sig.party]:
             sign(layers[sig.party], sig.area, rng)
         date = doc.dates.get(sig.party)
         if date:
-            write_value(layers[sig.party], spec.field(sig.date_field), date, rng)
-    out = composite(np.dstack([page] * 3), list(layers.values()), rng)
+            write(layers[sig.party], sig.date_field, date)
+    out = composite(paper, list(layers.values()), rng)
     if doc.stain_qr:
         _stain_qr(out, spec, rng)
     return page, out

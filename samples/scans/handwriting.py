@@ -5,10 +5,11 @@ Everything is drawn into an `InkLayer`, the coverage of one pen on the page
 layers are laid over the printed page at the end with a multiplicative blend,
 as ink on paper darkens what is under it and never lightens printed black.
 
-Handwriting is OpenCV's Hershey script (or simplex, for people who print
+Letters are OpenCV's Hershey script (or simplex, for people who print
 their digits), one character at a time with its own size and baseline
 jitter, then slanted as a whole. Hershey has ASCII only, so å, ä, ö and é
 are drawn as their base letter plus a hand-made ring, dots or accent.
+Digits in number and date combs are real handwriting instead (handdigits.py).
 Signatures are not text at all: a smooth spline through a cursive-like
 zig-zag of key points, with pressure varying along the stroke.
 """
@@ -94,6 +95,10 @@ class InkLayer:
         scale, thick = _scale_for(self.px(height_mm), f, self.pen.width_mm * self.k)
         w = sum(cv2.getTextSize(_base(ch), f, scale, thick)[0][0] for ch in text)
         return w / self.k
+
+    def paste(self, patch: Gray, x0: int, y0: int) -> None:
+        """Lay a coverage patch on the layer with its top left at pixel (x0, y0)."""
+        self._paste(patch, x0, y0)
 
     def _paste(self, patch: Gray, x0: int, y0: int) -> None:
         h, w = self.alpha.shape

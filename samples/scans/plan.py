@@ -7,25 +7,34 @@ count: files walk through `PROFILES` (how the paper came back: office scan,
 fax, phone photo, ...) and forms walk through `STYLES` (pre-filled or by
 hand, signed or not, corrected, stained QR, never issued). The cycles have
 different lengths, so the combinations vary.
+
+How numbers are written by hand (in the cells, over a border, beside the
+comb) and how printed numbers are changed (white-out or rewritten) come
+from a second generator on the same seed, so that adding them left every
+form's values and id as they were. Number changes walk through
+`NUMBER_CHANGES` and white-outs through `VALID_CHANGES`, for coverage.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 
-from forms import FormKind, clean_values, form_spec
+from forms import FieldType, FormKind, clean_values, form_spec
 from samples.scans.values import (
+    NUMBER_TYPES,
     Correction,
     SampleRegistry,
     correction,
     random_form_id,
+    rewrite,
     signatory_fields,
     signing_date,
     value_set,
+    whiteout,
 )
 
 Format = Literal["pdf", "jpeg", "png", "tiff"]
@@ -59,6 +68,30 @@ STYLES = (
 )
 
 
+# Most customers white out the one wrong digit; some strike the number and write it again.
+NUMBER_CHANGES = ("whiteout", "whiteout", "rewrite", "whiteout", "whiteout")
+VALID_CHANGES = (True, False, True)  # a white-out gives a number that passes its check
+# A correction of a name, role or e-mail becomes a number white-out this often instead.
+WHITEOUT_INSTEAD = 0.5
+BESIDE_SHARE = 0.08  # handwritten combs whose number is written beside the boxes
+CROSSING_SHARE = 0.3  # ... with some digits over a cell border (about 10 % of all digits)
+SIDE_STREAM = 0x6D6E  # the second generator: np.random.default_rng([seed, SIDE_STREAM])
+
+
+@dataclass
+class _Cycles:
+    changes: int = 0
+    valid: int = 0
+
+    def change(self) -> str:
+        self.changes += 1
+        return NUMBER_CHANGES[(self.changes - 1) % len(NUMBER_CHANGES)]
+
+    def valid_change(self) -> bool:
+        self.valid += 1
+        return VALID_CHANGES[(self.valid - 1) % len(VALID_CHANGES)]
+
+
 @dataclass(frozen=True)
 class DocumentPlan:
     kind: FormKind
@@ -70,6 +103,10 @@ class DocumentPlan:
     signed: dict[str, bool]  # party -> signed
     dates: dict[str, str | None]  # party -> YYYY-MM-DD written by hand
     stain_qr: bool
+    # Number and date combs written by hand (dates by their field name): how they were laid out.
+    hand_layout: dict[str, str] = field(default_factory=dict)
+    # E-mail fields: whether the address is one the registry knows.
+    email_registered: dict[str, bool] = field(default_factory=dict)
 
     @property
     def prefilled(self) -> bool:
@@ -180,8 +217,46 @@ PROFILES = ("office-pdf", "office-jpeg", "fax-tiff", "phone-photo", "crooked-png
             "gray-tiff")
 
 
+def _number_changes(reg: SampleRegistry, kind: FormKind, printed: dict[str, str],
+                    corrections: list[Correction], side: np.random.Generator,
+                    cycles: _Cycles) -> list[Correction]:
+    """The corrections with number changes made the way customers make them."""
+    spec = form_spec(kind)
+    numbers = [f.name for f in spec.fields if f.type in NUMBER_TYPES and f.name in printed]
+    out = list(corrections)
+    for i, c in enumerate(out):
+        taken = {x.field for j, x in enumerate(out) if j != i}
+        if spec.field(c.field).type in NUMBER_TYPES:
+            how = cycles.change()
+        elif side.random() < WHITEOUT_INSTEAD:
+            how = "whiteout"
+        else:
+            continue
+        if how == "rewrite":
+            out[i] = rewrite(reg, spec.field(c.field), c)
+            continue
+        free = [n for n in numbers if n not in taken]
+        if not free:
+            continue
+        name = c.field if c.field in free else free[int(side.integers(len(free)))]
+        out[i] = whiteout(reg, spec.field(name), printed[name], cycles.valid_change(), side)
+    return out
+
+
+def _layouts(doc: DocumentPlan, side: np.random.Generator) -> dict[str, str]:
+    spec = form_spec(doc.kind)
+    combs = [n for n in doc.hand if spec.field(n).type in NUMBER_TYPES]
+    combs += [s.date_field for s in spec.signatures if doc.dates.get(s.party)]
+    out = {}
+    for name in combs:
+        r = side.random()
+        out[name] = "beside" if r < BESIDE_SHARE else (
+            "crossing" if r < BESIDE_SHARE + CROSSING_SHARE else "cells")
+    return out
+
+
 def _document(reg: SampleRegistry, kind: FormKind, style: Style, rng: np.random.Generator,
-              reference: dt.date) -> DocumentPlan:
+              reference: dt.date, side: np.random.Generator, cycles: _Cycles) -> DocumentPlan:
     values = value_set(reg, kind, rng)
     spec = form_spec(kind)
     parties = [s.party for s in spec.signatures]
@@ -205,7 +280,8 @@ def _document(reg: SampleRegistry, kind: FormKind, style: Style, rng: np.random.
             corrections.append(c)
     dates = {p: signing_date(reference, rng) if signed[p] and rng.random() < 0.9 else None
              for p in parties}
-    return DocumentPlan(
+    corrections = _number_changes(reg, kind, printed, corrections, side, cycles)
+    plan = DocumentPlan(
         kind=kind,
         form_id=random_form_id(rng) if style.prefilled else None,
         issued=style.issued and style.prefilled,
@@ -216,6 +292,9 @@ def _document(reg: SampleRegistry, kind: FormKind, style: Style, rng: np.random.
         dates=dates,
         stain_qr=style.stain_qr,
     )
+    emails = {f.name: plan.fields()[f.name] in reg.emails for f in spec.fields
+              if f.type is FieldType.EMAIL and f.name in plan.fields()}
+    return replace(plan, hand_layout=_layouts(plan, side), email_registered=emails)
 
 
 def plan_corpus(count: int, seed: int, reference: dt.date,
@@ -225,6 +304,8 @@ def plan_corpus(count: int, seed: int, reference: dt.date,
         raise ValueError("count must be at least 1")
     reg = registry or SampleRegistry()
     rng = np.random.default_rng(seed)
+    side = np.random.default_rng([seed, SIDE_STREAM])
+    cycles = _Cycles()
     kinds = tuple(FormKind)
     plans: list[FilePlan] = []
     made = 0
@@ -238,7 +319,7 @@ def plan_corpus(count: int, seed: int, reference: dt.date,
             style = STYLES[made % len(STYLES)]
             # Shifted every cycle, so each style meets both kinds.
             kind = kinds[(made + made // len(STYLES)) % len(kinds)]
-            docs.append(_document(reg, kind, style, rng, reference))
+            docs.append(_document(reg, kind, style, rng, reference, side, cycles))
             made += 1
         blank_after = (int(rng.integers(0, n - 1)),) if blank and n > 1 else ()
         pages: list[int | None] = []

@@ -18,28 +18,49 @@ truth.json::
            "pages": [page index], "prefilled": bool,
            "fields": {name: canonical value the form says (printed, or by hand)},
            "hand_written": [names of fields whose value is in handwriting],
-           "hand_changed": [{"field", "printed", "hand_value"}],
+           "hand_changed": [{"field", "printed", "hand_value",
+                             optional for numbers: "style": "whiteout|rewrite",
+                             "positions": [comb cell index whited out and rewritten],
+                             "valid": bool (hand_value passes the field's check),
+                             "registered": bool (the registry knows hand_value)}],
+           "hand_layout" (optional): {number or date comb written by hand (dates by
+                                      their field name): "cells|crossing|beside"},
+           "email_registered" (optional): {e-mail field: the registry knows the address},
            "signatures": {party: "signed|empty"},
            "dates": {party: "YYYY-MM-DD" | null},
            "qr_stained": bool, "qr_survived": bool (zxing-cpp reads it from the file)}]}]}
 
 Page indices are 0-based within the file. Date fields are not in "fields";
-their values are under "dates". issued.json is {"forms": [{"form_id", "kind",
-"version", "values", "signatories"}]}.
+their values are under "dates". A value changed by hand need not pass its
+check digit ("valid": false); every other value in "fields" is valid.
+issued.json is {"forms": [{"form_id", "kind", "version", "values",
+"signatories"}]}.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from sqlmodel import Session
 
-from forms import FormKind, clean_values, form_spec, parse_date
+from forms import (
+    FieldSpec,
+    FieldType,
+    FormKind,
+    FormSpec,
+    InvalidValue,
+    clean_field,
+    clean_values,
+    form_spec,
+    parse_date,
+)
 from registry import get_issued_form, record_issued_form
 
 SIGNATURE_STATES = ("signed", "empty")
+LAYOUTS = ("cells", "crossing", "beside")
+CHANGE_STYLES = ("whiteout", "rewrite")
 FORMATS = ("pdf", "jpeg", "png", "tiff")
 
 
@@ -47,6 +68,10 @@ class HandChange(TypedDict):
     field: str
     printed: str
     hand_value: str
+    style: NotRequired[str]
+    positions: NotRequired[list[int]]
+    valid: NotRequired[bool]
+    registered: NotRequired[bool]
 
 
 class DocumentTruth(TypedDict):
@@ -63,6 +88,8 @@ class DocumentTruth(TypedDict):
     dates: dict[str, str | None]
     qr_stained: bool
     qr_survived: bool
+    hand_layout: NotRequired[dict[str, str]]
+    email_registered: NotRequired[dict[str, bool]]
 
 
 class FileTruth(TypedDict):
@@ -100,13 +127,17 @@ def _document_problems(where: str, doc: DocumentTruth, pages: int) -> list[str]:
     fields = {k: v for k, v in doc["fields"].items() if k not in dates}
     if fields != doc["fields"]:
         problems.append(f"{where}: date fields belong under 'dates'")
+    # A number changed by hand may fail its check; the rest must be valid form values.
+    invalid = {c["field"]: c["printed"] for c in doc["hand_changed"] if c.get("valid") is False}
     try:
-        canonical = clean_values(kind, fields)
+        canonical = clean_values(kind, fields | invalid)
     except Exception as exc:  # FormValuesError, or anything a broken file causes
         problems.append(f"{where}: fields are not valid form values: {exc}")
     else:
-        if canonical != fields:
+        if canonical != fields | invalid:
             problems.append(f"{where}: fields are not canonical")
+    problems += _change_problems(where, doc, spec)
+    problems += _layout_problems(where, doc, spec)
     if doc["prefilled"] != (doc["form_id"] is not None):
         problems.append(f"{where}: prefilled and form_id disagree")
     if any(not 0 <= p < pages for p in doc["pages"]) or not doc["pages"]:
@@ -126,6 +157,56 @@ def _document_problems(where: str, doc: DocumentTruth, pages: int) -> list[str]:
         problems.append(f"{where}: hand_written names a field with no value")
     if doc["qr_stained"] and doc["qr_survived"]:
         problems.append(f"{where}: a stained QR code cannot have survived")
+    return problems
+
+
+def _change_problems(where: str, doc: DocumentTruth, spec: FormSpec) -> list[str]:
+    problems = []
+    for c in doc["hand_changed"]:
+        name = c["field"]
+        if name not in spec.field_names:
+            problems.append(f"{where}: {name} changed by hand is not a field")
+            continue
+        field = spec.field(name)
+        if "style" in c and c["style"] not in CHANGE_STYLES:
+            problems.append(f"{where}: {name} style {c['style']!r} unknown")
+        if "valid" in c and c["valid"] != _passes(field, c["hand_value"]):
+            problems.append(f"{where}: {name} valid={c['valid']} but the check disagrees")
+        if "positions" in c:
+            old = [ch for ch in c["printed"] if ch.isdigit()]
+            new = [ch for ch in c["hand_value"] if ch.isdigit()]
+            differ = [i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b]
+            if (len(old) != len(new) or len(new) != len(field.cells)
+                    or sorted(c["positions"]) != differ):
+                problems.append(f"{where}: {name} positions {c['positions']} are not the "
+                                f"cells that differ {differ}")
+    return problems
+
+
+def _passes(field: FieldSpec, value: str) -> bool:
+    try:
+        return clean_field(field, value) == value
+    except InvalidValue:
+        return False
+
+
+def _layout_problems(where: str, doc: DocumentTruth, spec: FormSpec) -> list[str]:
+    problems = []
+    combs = {n for n in doc["hand_written"] if n in spec.field_names and spec.field(n).is_comb}
+    combs -= {c["field"] for c in doc["hand_changed"]}
+    combs |= {s.date_field for s in spec.signatures if doc["dates"].get(s.party)}
+    layout = doc.get("hand_layout")
+    if layout is not None:
+        if set(layout) != combs:
+            problems.append(f"{where}: hand_layout names {sorted(layout)}, the handwritten "
+                            f"combs are {sorted(combs)}")
+        if not set(layout.values()) <= set(LAYOUTS):
+            problems.append(f"{where}: hand_layout values must be {'|'.join(LAYOUTS)}")
+    emails = doc.get("email_registered")
+    if emails is not None:
+        wanted = {n for n in doc["fields"] if spec.field(n).type is FieldType.EMAIL}
+        if set(emails) != wanted:
+            problems.append(f"{where}: email_registered must name {sorted(wanted)}")
     return problems
 
 

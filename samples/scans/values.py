@@ -18,7 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from forms import FormKind, clean_values, form_spec, make_subscription_number, normalise_form_id
+from forms import (
+    FieldSpec,
+    FieldType,
+    FormKind,
+    InvalidValue,
+    clean_field,
+    clean_values,
+    form_spec,
+    make_subscription_number,
+    normalise_form_id,
+)
 from samples import REGISTRY_JSON
 
 # Crockford base-32, as forms/payload.py draws ids; drawn here from the seeded
@@ -37,11 +47,22 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class Correction:
-    """A printed value struck through and replaced by hand."""
+    """A printed value taken back and replaced by hand.
+
+    For a number: `style` "rewrite" (struck through, the whole number written
+    small above it) or "whiteout" (the digits at `positions`, comb cell
+    indices, covered with correction fluid and written anew); `valid` is
+    whether `hand_value` passes the field's check, `registered` whether it
+    is a number the registry knows. Other fields leave them at their defaults.
+    """
 
     field: str
     printed: str
     hand_value: str
+    style: str = ""
+    positions: tuple[int, ...] = ()
+    valid: bool | None = None
+    registered: bool | None = None
 
 
 class SampleRegistry:
@@ -60,6 +81,7 @@ class SampleRegistry:
                 p = people[r["person"]]
                 self.signers.setdefault(r["company"], []).append(
                     Person(p["name"], p["email"], r["role"]))
+        self.emails = set(people)
         self.firms = sorted(o for o, c in self.companies.items() if c["kind"] in FIRM_KINDS)
         self.connected: dict[str, set[str]] = {}
         for c in data["connections"]:
@@ -172,3 +194,71 @@ def correction(reg: SampleRegistry, kind: FormKind, printed: dict[str, str],
 def signing_date(reference: dt.date, rng: np.random.Generator) -> str:
     """A date a few days or weeks before `reference`, when the form was signed."""
     return (reference - dt.timedelta(days=int(rng.integers(0, 28)))).isoformat()
+
+
+NUMBER_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION)
+
+
+def passes(field: FieldSpec, value: str) -> bool:
+    try:
+        return clean_field(field, value) == value
+    except InvalidValue:
+        return False
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def _shown(field: FieldSpec, digits: str) -> str:
+    """Digits in the field's canonical shape (NNNNNN-NNNN for an organisationsnummer)."""
+    out, i = [], 0
+    for n in field.groups:
+        out.append(digits[i:i + n])
+        i += n
+    return field.separator.join(out)
+
+
+def rewrite(reg: SampleRegistry, field: FieldSpec, c: Correction) -> Correction:
+    """`c` as a whole number struck through and written anew."""
+    registered = c.hand_value in reg.companies or any(
+        c.hand_value in subs for subs in reg.subscriptions.values())
+    return Correction(c.field, c.printed, c.hand_value, "rewrite", (), passes(field, c.hand_value),
+                      registered)
+
+
+def whiteout(reg: SampleRegistry, field: FieldSpec, printed: str, valid: bool,
+             rng: np.random.Generator) -> Correction:
+    """A printed number with digits whited out and written anew by hand.
+
+    One changed digit always breaks a Luhn check digit, so an invalid change
+    is one digit; a valid one is two: another number the registry knows that
+    differs in two cells when there is one (half the time), else one digit
+    and the check digit set to match, as someone copying a number would.
+    """
+    old = _digits(printed)
+    if not valid:
+        pos = int(rng.integers(len(old)))
+        new = old[:pos] + str((int(old[pos]) + int(rng.integers(1, 10))) % 10) + old[pos + 1:]
+        value = _shown(field, new)
+        return Correction(field.name, printed, value, "whiteout", (pos,), passes(field, value),
+                          False)
+    known = sorted(reg.companies) if field.type is FieldType.ORGNR else sorted(
+        n for subs in reg.subscriptions.values() for n in subs)
+    near = [v for v in known if len(_digits(v)) == len(old)
+            and sum(a != b for a, b in zip(_digits(v), old, strict=True)) == 2]
+    if near and rng.random() < 0.5:
+        value = near[int(rng.integers(len(near)))]
+        new = _digits(value)
+        positions = tuple(i for i, (a, b) in enumerate(zip(new, old, strict=True)) if a != b)
+        return Correction(field.name, printed, value, "whiteout", positions, True, True)
+    for _ in range(100):
+        pos = int(rng.integers(len(old) - 1))
+        body = old[:pos] + str((int(old[pos]) + int(rng.integers(1, 10))) % 10) + old[pos + 1:-1]
+        for check in "0123456789":
+            value = _shown(field, body + check)
+            if passes(field, value):
+                registered = value in known
+                return Correction(field.name, printed, value, "whiteout",
+                                  (pos, len(old) - 1), True, registered)
+    raise RuntimeError(f"no valid number two cells from {printed}")
