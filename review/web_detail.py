@@ -31,7 +31,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from forms import FormKind, form_spec
+from forms import FieldType, FormKind, form_spec
 from registry import CompanyView, RegistryError, company_view
 from review.claims import ClaimedByOther, DecisionError, claim, release
 from review.decide import (
@@ -67,6 +67,7 @@ from review.web_common import (
     RowId,
     Viewer,
     local_time,
+    percent,
     query,
 )
 from review.web_keyset import fetch, row_key
@@ -103,12 +104,42 @@ _PARTIES = (
 
 
 @dataclass(frozen=True)
+class Offer:
+    """A registry candidate as the page offers it: "1 Anna Sundberg (firmatecknare, 96 %)"."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
 class FieldRow:
     row: SubmissionField
     label: str
     value: str  # the corrected value if any, else what was read
     low: bool
     flagged: bool
+    offers: tuple[Offer, ...] = ()
+    # Keys 1-3 pick an offer while the input is focused: only where nobody types a digit
+    # (names); an e-mail address may hold one.
+    keys: bool = False
+
+
+def offers(row: SubmissionField) -> tuple[Offer, ...]:
+    """The stored candidates of a field, numbered as the keys pick them."""
+    out = []
+    for i, c in enumerate(row.candidates or [], 1):
+        value, note, score = str(c.get("value", "")), str(c.get("note", "")), c.get("score")
+        share = percent(float(score)) if isinstance(score, int | float) else ""
+        about = ", ".join(part for part in (note, share) if part)
+        out.append(Offer(value, f"{i} {value}" + (f" ({about})" if about else "")))
+    return tuple(out)
+
+
+def _digit_free(kind: str | None, name: str) -> bool:
+    if kind not in (FormKind.DUAL.value, FormKind.DISCONNECT.value):
+        return False
+    spec = form_spec(kind)
+    return name in spec.field_names and spec.field(name).type is FieldType.TEXT
 
 
 @dataclass(frozen=True)
@@ -226,6 +257,8 @@ def detail_context(
             value=values.get(f.name, f.value),
             low=f.confidence < LOW_CONFIDENCE,
             flagged=f.name in flagged,
+            offers=offers(f),
+            keys=_digit_free(submission.kind, f.name),
         )
         for f in session.exec(
             select(SubmissionField)

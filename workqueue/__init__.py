@@ -74,6 +74,7 @@ from workqueue.quarantine import (
     viewable_message,
 )
 from workqueue.queue import (
+    NewCandidate,
     NewField,
     NewFinding,
     NewPage,
@@ -125,6 +126,7 @@ __all__ = [
     "LoginDevice",
     "LoginThrottle",
     "MessageState",
+    "NewCandidate",
     "NewField",
     "NewFinding",
     "NewPage",

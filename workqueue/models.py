@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import registry as orm_registry
@@ -108,6 +109,9 @@ class SubmissionField(QueueModel, table=True):
     crop_sha256: str | None = Field(default=None, max_length=64)
     ink_outside_print: float = 0.0
     corrected_value: str | None = Field(default=None, max_length=300)
+    # The registry's likeliest values, best first, as offered to the reviewer:
+    # [{"value": ..., "score": 0..1, "note": ...}]; None where there were none.
+    candidates: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class SubmissionSignature(QueueModel, table=True):

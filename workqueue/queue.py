@@ -33,6 +33,15 @@ class NewPage:
 
 
 @dataclass(frozen=True)
+class NewCandidate:
+    """A value the registry offers for a field: a name or an address, how alike, who."""
+
+    value: str
+    score: float  # 0..1
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class NewField:
     name: str
     value: str
@@ -40,6 +49,7 @@ class NewField:
     confidence: float
     crop: bytes | None = None
     ink_outside_print: float = 0.0
+    candidates: tuple[NewCandidate, ...] = ()  # best first
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,11 @@ def enqueue(session: Session, store: ImageStore, new: NewSubmission) -> Submissi
                 confidence=f.confidence,
                 crop_sha256=store.put(f.crop) if f.crop is not None else None,
                 ink_outside_print=f.ink_outside_print,
+                candidates=[
+                    {"value": c.value[:300], "score": c.score, "note": c.note[:200]}
+                    for c in f.candidates
+                ]
+                or None,
             )
         )
     for s in new.signatures:

@@ -68,6 +68,15 @@ class AlignmentFailure:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A value from the registry offered to the reviewer for a field, never taken silently."""
+
+    value: str  # what the field would hold: a person's or company's name, an address
+    score: float  # how alike it is to what was read, 0..1
+    note: str = ""  # Swedish, who or what it is: "firmatecknare", "556969-4408"
+
+
+@dataclass(frozen=True)
 class FieldReading:
     name: str
     value: str  # canonical where it parsed (e.g. NNNNNN-NNNN), else the raw OCR text
@@ -78,6 +87,8 @@ class FieldReading:
     # 1-based positions of comb digits OCR was unsure of, where the number as read fails
     # its check digit (or the check digit chose among OCR's own candidates).
     doubtful: tuple[int, ...] = ()
+    # The registry's likeliest values for a name or e-mail field, best first (registered).
+    candidates: tuple[Candidate, ...] = ()
 
 
 class SignatureState(StrEnum):

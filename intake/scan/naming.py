@@ -5,16 +5,20 @@ registered one can be that name misread: only case, spacing and at most
 `MAX_SLIPS` characters that OCR confuses (l/1/I, O/0, å/a, rn/m...) may
 differ, since anything else (a letter added, a "!" after a word) is a
 difference a person must see. `name_score` ranks people by likeness.
+`ocr_distance` is an edit distance in which what OCR confuses is cheap,
+for matching a read e-mail address against registered ones.
 `field_label` names a field with its party ("Byrån som ska kopplas:
 organisationsnummer"), because several fields share a printed label; the
 rest spell numbers and doubts as the findings show them. Hand-written
 rather than a fuzzy-matching library's: the rule is which substitutions OCR
-makes, not how similar two strings look.
+makes, not how similar two strings look (no library in constraints.txt
+weighs an edit by the pair of characters, nor lets one character stand for two).
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from difflib import SequenceMatcher
 
 from forms import FormKind, form_spec, luhn_checksum_ok
@@ -28,6 +32,7 @@ __all__ = [
     "field_label",
     "name_score",
     "near_numbers",
+    "ocr_distance",
     "ocr_slip",
     "percent",
     "shown_number",
@@ -71,6 +76,69 @@ def ocr_slip(read: str, expected: str) -> bool:
     if len(plain_a) != len(plain_b):
         return True  # a digraph read as one letter (rn/m): one slip
     return sum(x != y for x, y in zip(plain_a, plain_b, strict=True)) <= MAX_SLIPS
+
+
+# ocr_distance's costs, in edits: a confusable pair (l/1, rn/m, ...) is a quarter of a
+# real edit, a letter doubled or a double letter read once half of one.
+CONFUSABLE_COST = 0.25
+DOUBLED_COST = 0.5
+STAND_IN_COST = 0.25  # a character OCR cannot produce, read as one of its stand-ins
+# Punctuation OCR swaps in an address; not in CONFUSABLE_GROUPS, where "AB." and "AB,"
+# would become the same company name.
+PUNCTUATION_GROUPS = (".,·", "-_~")
+_CHEAP = {ch: group for group in (*CONFUSABLE_GROUPS, *PUNCTUATION_GROUPS) for ch in group}
+
+
+def _substitution(a: str, b: str) -> float:
+    if a == b:
+        return 0.0
+    return CONFUSABLE_COST if b in _CHEAP.get(a, "") else 1.0
+
+
+def ocr_distance(read: str, recorded: str, *, stand_ins: Mapping[str, str] | None = None
+                 ) -> float:
+    """How many edits `read` is from `recorded`, where the edits OCR makes cost less.
+
+    Both are case-folded. A substitution within a confusable group (l/1/I,
+    0/o, å/a, ...) or of a digraph (rn/m, cl/d, vv/w, either way round)
+    costs CONFUSABLE_COST, a letter read twice or a double letter read once
+    DOUBLED_COST, anything else 1. `stand_ins` maps a character of
+    `recorded` that OCR cannot produce to the glyphs it reads it as: one or
+    two of them in `read` stand for it at STAND_IN_COST (the "@" of an
+    e-mail address, which the Swedish model reads as "e", "Q" or "e6").
+    Every other character of `read` is aligned with one of `recorded` or
+    paid for, so a stand-in never swallows a neighbouring letter.
+    """
+    a = unicodedata.normalize("NFC", read).casefold()
+    b = unicodedata.normalize("NFC", recorded).casefold()
+    stand = {k.casefold(): v.casefold() for k, v in (stand_ins or {}).items()}
+    digraphs = [(x, y) for pair, single in _DIGRAPHS for x, y in ((pair, single), (single, pair))]
+    inf = float("inf")
+    # d[i][j]: the cost of a[:i] read for b[:j].
+    d = [[inf] * (len(b) + 1) for _ in range(len(a) + 1)]
+    d[0][0] = 0.0
+    for i in range(len(a) + 1):
+        for j in range(len(b) + 1):
+            here = d[i][j]
+            if here == inf:
+                continue
+            if i < len(a):  # a[i] read where nothing is recorded
+                doubled = (i > 0 and a[i] == a[i - 1]) or (j > 0 and a[i] == b[j - 1])
+                d[i + 1][j] = min(d[i + 1][j], here + (DOUBLED_COST if doubled else 1.0))
+            if j < len(b):  # b[j] recorded, not read
+                doubled = (j > 0 and b[j] == b[j - 1]) or (j + 1 < len(b) and b[j] == b[j + 1])
+                d[i][j + 1] = min(d[i][j + 1], here + (DOUBLED_COST if doubled else 1.0))
+            if i < len(a) and j < len(b):
+                if b[j] in stand and a[i] != b[j]:
+                    for n in (1, 2):
+                        if i + n <= len(a) and all(ch in stand[b[j]] for ch in a[i:i + n]):
+                            d[i + n][j + 1] = min(d[i + n][j + 1], here + STAND_IN_COST)
+                d[i + 1][j + 1] = min(d[i + 1][j + 1], here + _substitution(a[i], b[j]))
+            for x, y in digraphs:
+                if a.startswith(x, i) and b.startswith(y, j):
+                    d[i + len(x)][j + len(y)] = min(d[i + len(x)][j + len(y)],
+                                                    here + CONFUSABLE_COST)
+    return d[len(a)][len(b)]
 
 
 def name_score(written: str, recorded: str) -> float:

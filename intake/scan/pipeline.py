@@ -54,11 +54,13 @@ from intake.scan.model import (
 from intake.scan.pages import PageLimits, extract_pages
 from intake.scan.printed import identify_by_print
 from intake.scan.read import edge_blur_mm, read_fields
+from intake.scan.registered import resolve
 from intake.scan.signatures import SignatureThresholds, read_signatures
 from intake.scan.validate import validate_document
 from registry import IssuedForm, get_issued_form
 from workqueue import (
     ImageStore,
+    NewCandidate,
     NewField,
     NewFinding,
     NewPage,
@@ -355,10 +357,13 @@ def _validated(session: Session, scanned: ScannedDocument, ctx: IntakeContext) -
     # The issued form again, from the caller's session: validation sees the registry
     # as the transaction that will queue the result sees it.
     issued = get_issued_form(session, doc.form_id) if doc.form_id else None
+    # Registered addresses and candidates first: validation sees the address it will use.
+    issued_values = issued.values if issued and FormKind(issued.kind) is doc.kind else {}
+    fields, registered = resolve(session, doc.kind, doc.fields, issued_values)
     findings = validate_document(
         session,
         doc.kind,
-        doc.fields,
+        fields,
         doc.signatures,
         issued=issued,
         form_id=doc.form_id,
@@ -366,7 +371,7 @@ def _validated(session: Session, scanned: ScannedDocument, ctx: IntakeContext) -
         already_submitted=bool(doc.form_id) and form_id_submitted(session, doc.form_id or ""),
         today=ctx.today,
     )
-    return replace(doc, findings=[*doc.findings, *findings])
+    return replace(doc, fields=fields, findings=[*doc.findings, *findings, *registered])
 
 
 def finish_file(session: Session, scanned: ScannedFile, ctx: IntakeContext) -> FileResult:
@@ -435,6 +440,7 @@ def to_new_submissions(result: FileResult, *, source_kind: str) -> list[NewSubmi
                         f.confidence,
                         png(image_key("field", index, f.name), f.crop),
                         f.ink_outside_print,
+                        tuple(NewCandidate(c.value, c.score, c.note) for c in f.candidates),
                     )
                     for f in doc.fields.values()
                 ],
@@ -478,7 +484,9 @@ def document_json(doc: DocumentResult) -> dict[str, object]:
         "quality_mm": None if doc.quality_mm is None else round(doc.quality_mm, 3),
         "fields": {
             n: {"value": f.value, "confidence": round(f.confidence, 3),
-                "doubtful": list(f.doubtful)}
+                "doubtful": list(f.doubtful),
+                "candidates": [{"value": c.value, "score": round(c.score, 3), "note": c.note}
+                               for c in f.candidates]}
             for n, f in doc.fields.items()
         },
         "signatures": {

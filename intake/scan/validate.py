@@ -409,7 +409,10 @@ def _check_signatory(c: _Checks, session: Session, party: str, title: str,
                     key=lambda t: t[0], reverse=True)
     score, person, held = scored[0]
     roles = ", ".join(ROLE_NAMES[r] for r in signers if r in held)
-    match = f"bästa träff {person.name} ({roles}), likhet {percent(score)}"
+    # The same ranking the reviewer is offered as candidates (`registered`), top three.
+    match = "förslag: " + ", ".join(
+        f"{i} {p.name} ({', '.join(ROLE_NAMES[r] for r in signers if r in h)}, "
+        f"{percent(sc)})" for i, (sc, p, h) in enumerate(scored[:MAX_SUGGESTIONS], 1))
     if score >= NAME_MATCH and ocr_slip(written, person.name):
         c.add("signatory.matched", Severity.INFO,
               f"{title}: ”{written}” är {person.name}, {roles} på {company.name} "

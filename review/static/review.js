@@ -1,4 +1,5 @@
-/* Reviewer pages: zoom on the scanned page and keyboard shortcuts.
+/* Reviewer pages: zoom on the scanned page, keyboard shortcuts, and the registry's
+ * candidates for a field (a button puts one in its field; in a name field keys 1-3 do).
  *
  * A static file because the CSP is default-src 'self' (no inline script, no
  * on* attributes). Everything here is an extra: every action is a plain link
@@ -44,7 +45,28 @@
     if (!help.hidden) { byId("help-close").focus(); }
   }
 
+  // A registry candidate into its field: the reviewer still saves the corrections.
+  function pickOffer(button) {
+    var input = byId(button.getAttribute("data-field"));
+    if (!input || input.readOnly) { return; }
+    input.value = button.getAttribute("data-value");
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    input.focus();
+  }
+
+  function offerByKey(input, key) {
+    if (!input.hasAttribute("data-offer-keys") || "123".indexOf(key) < 0) { return false; }
+    var list = byId(input.getAttribute("aria-describedby"));
+    var buttons = list ? list.querySelectorAll("button.offer") : [];
+    var button = buttons[Number(key) - 1];
+    if (!button) { return false; }
+    pickOffer(button);
+    return true;
+  }
+
   document.addEventListener("click", function (event) {
+    var offer = event.target.closest ? event.target.closest("button.offer") : null;
+    if (offer) { pickOffer(offer); return; }
     var link = event.target.closest ? event.target.closest("a.zoom") : null;
     if (link) {
       var img = link.querySelector("img");
@@ -61,6 +83,10 @@
     if (event.key === "Escape") {
       toggleHelp(false);
       if (typing(document.activeElement)) { document.activeElement.blur(); }
+      return;
+    }
+    if (event.target.tagName === "INPUT" && offerByKey(event.target, event.key)) {
+      event.preventDefault();
       return;
     }
     if (typing(event.target)) { return; }
