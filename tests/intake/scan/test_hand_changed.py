@@ -13,21 +13,17 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import cv2
 import numpy as np
 import pytest
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from forms import FormKind, clean_values, form_spec, luhn_checksum_ok, sign_payload
 from intake.scan.model import CANONICAL_DPI, AlignedPage, Gray, PageImage, Severity
 from intake.scan.read import read_fields
 from intake.scan.validate import validate_document
-from registry import import_registry
 from render import blank_page_image, page_image
-from samples import REGISTRY_JSON
 from samples.scans.mnist import held_out
 from tests.intake.scan.test_validate import (
     DUAL,
@@ -42,14 +38,6 @@ KEY = b"hand-changed-tests-key"
 KIND = FormKind.DUAL
 NUMBER = re.compile(r"\b\d{6}-\d{4}\b|\b\d{8}\b")
 CELL_INSET_MM = 0.4  # inside the printed cell border, which stays as printed
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with Session(engine) as s:
-        import_registry(s, REGISTRY_JSON)
-        s.commit()
-        yield s
 
 
 PRINTED = {k: v for k, v in DUAL.items() if k not in ISSUED_FIELDS}  # dates are handwritten

@@ -8,11 +8,9 @@ JSON, the queue's rows and the reviewer's page.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import numpy as np
-import pytest
-from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from forms import FormKind, form_spec
@@ -20,8 +18,7 @@ from intake.scan.model import Candidate, DocumentResult, FieldReading, Severity
 from intake.scan.naming import ocr_distance
 from intake.scan.pipeline import FileResult, document_json, to_new_submissions
 from intake.scan.registered import MATCH_BOUND, Registered, match_email, resolve
-from registry import RoleKind, import_registry
-from samples import REGISTRY_JSON
+from registry import RoleKind
 from tests.review.test_pages import (
     Site,
     site_fixture,  # noqa: F401 - the `site` fixture
@@ -109,14 +106,6 @@ def test_equally_near_a_system_administrator_ranks_first() -> None:
 
 
 # -- against the sample registry -----------------------------------------------------------
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with Session(engine) as s:
-        import_registry(s, REGISTRY_JSON)
-        s.commit()
-        yield s
-
 
 DUAL = {
     "client_name": "Sjöberg Fastigheter AB",

@@ -10,18 +10,16 @@ per group.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from forms import FORM_VERSION, FormKind, form_spec, make_subscription_number
 from intake.scan.model import FieldReading, Finding, Severity, SignatureReading, SignatureState
 from intake.scan.validate import field_label, name_score, ocr_slip, validate_document
-from registry import IssuedForm, import_registry
-from samples import REGISTRY_JSON
+from registry import IssuedForm
 
 TODAY = dt.date(2026, 3, 20)
 ISSUED_AT = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)
@@ -63,14 +61,6 @@ ISSUED_FIELDS = {"client_date", "new_firm_date", "firm_date", "new_firm_signator
 
 
 NO_CROP = np.full((1, 1), 255, np.uint8)  # validation never looks at the pixels
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with Session(engine) as s:
-        import_registry(s, REGISTRY_JSON)
-        s.commit()
-        yield s
 
 
 def readings(values: Mapping[str, str], *, confidence: float = 0.97,
