@@ -57,6 +57,7 @@ INK_BOX = 20
 INK_LEVEL = 0.4  # share of the paper-to-ink contrast above which a pixel is ink
 MIN_CONTRAST = 80  # grey levels: a cell with less spread than this is paper and noise
 MIN_COMPONENT_SHARE = 0.004  # of the cell's area: smaller blobs are specks (noise, JPEG, fax)
+THIN_STROKE_SIDE = 0.5  # of the cell's height: a stroke the median lost, long enough to be one
 MIN_INK_SIDE = 0.15  # of the cell's height: ink this small all told is a speck, not a digit
 EDGE_BAND = 0.12  # of the width (height): where a left-over cell border can lie
 # Share of a column (row) in that band that is ink for it to be a border line: a printed
@@ -130,13 +131,16 @@ def prepare_cell(gray_crop: npt.NDArray[Any]) -> FloatImage:
     ink[lines] = 0.0
     keep = _ink_components(mask)
     out = np.zeros((INPUT_SIZE, INPUT_SIZE), np.float32)
-    if not keep.any():
-        return out
+    if _extent(keep) < MIN_INK_SIDE * image.shape[0]:
+        # A one-pixel pen stroke (a fax's thin 1) does not survive the median; taken
+        # unsmoothed only when it is a stroke through much of the cell, not a speck.
+        raw = (paper - gray) / contrast > INK_LEVEL
+        keep = _ink_components(raw & ~_border_lines(raw))
+        if _extent(keep) < THIN_STROKE_SIDE * image.shape[0]:
+            return out
     rows = np.flatnonzero(keep.any(axis=1))
     cols = np.flatnonzero(keep.any(axis=0))
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    if max(y1 - y0, x1 - x0) < MIN_INK_SIDE * image.shape[0]:
-        return out
     # A pixel's fringe around the kept strokes stays, so anti-aliased edges are not cut.
     near = cv2.dilate(keep.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     glyph = (ink * near)[y0:y1, x0:x1]
@@ -155,6 +159,15 @@ def prepare_cell(gray_crop: npt.NDArray[Any]) -> FloatImage:
     left = min(max(round(INPUT_SIZE / 2 - cx), 0), INPUT_SIZE - sw)
     out[top:top + sh, left:left + sw] = small
     return out
+
+
+def _extent(keep: npt.NDArray[np.bool_]) -> int:
+    """The longer side of the kept ink's bounding box, 0 for none."""
+    rows = np.flatnonzero(keep.any(axis=1))
+    cols = np.flatnonzero(keep.any(axis=0))
+    if not len(rows):
+        return 0
+    return int(max(rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]))
 
 
 def _border_lines(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:

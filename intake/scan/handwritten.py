@@ -14,7 +14,9 @@ comb of a blank form, and the date combs of every form), this module:
   it looks beside the comb (to its right, then below it), where people
   write a number that did not fit their hand;
 * reads every glyph with `digits.DigitReader` (top-k digits, "empty", "not
-  a digit");
+  a digit"); when the glyphs are not the field's number of sure digits
+  (digits that touch, a digit in pieces, a border's sliver), `segment` lets
+  the reader choose how the ink is cut into exactly that many;
 * decodes the field honestly (`decode`): the most probable digit string from
   the glyphs' own top-k that the field's rules accept (Luhn for an
   organisationsnummer or personnummer, our check digit for a subscription
@@ -33,7 +35,6 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from forms import MM_PER_INCH, Box, FieldSpec, FieldType, InvalidValue, clean_fi
 from intake.scan.digits import CellReading, read_cells
 from intake.scan.ink import INK_LEVEL, flatten
 from intake.scan.model import Gray
+from intake.scan.segment import glyph_score, segment
 
 HAND_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION, FieldType.DATE)
 FAINT_LEVEL = 205  # lighter ink than INK_LEVEL counts where it joins a dark stroke
@@ -55,8 +57,6 @@ MIN_GLYPH_MM2 = 0.35  # smaller blobs of pen ink are specks
 MIN_GLYPH_HEIGHT_MM = 1.2  # a digit is at least this tall (a dash or a dot is not)
 FRAGMENT_SHARE = 0.55  # a piece shorter than this share of the glyphs' height is a fragment
 JOIN_GAP_MM = 1.0
-SPLIT_WIDTH = 1.6  # a glyph this many cell pitches wide is touching digits
-SPLIT_SLACK = 0.3  # a cut between them is sought this share of a digit's width around even
 MERGE_OVERLAP = 0.5  # two blobs overlapping this much across are one glyph
 GLYPH_PAD_MM = 0.6  # paper around a glyph for the reader
 BESIDE_RIGHT_MM = 55.0  # how far right of a comb a number written beside it is looked for
@@ -153,13 +153,11 @@ def _pen_ink(scan: Gray, template: Gray, dpi: float) -> tuple[Gray, np.ndarray]:
     return flat, mask
 
 
-def _glyph_boxes(mask: np.ndarray, dpi: float, pitch: float | None = None
-                 ) -> list[tuple[int, int, int, int]]:
+def _glyph_boxes(mask: np.ndarray, dpi: float) -> list[tuple[int, int, int, int]]:
     """Written glyphs as (x0, y0, x1, y1), left to right: blobs merged when they overlap across.
 
-    With the comb's cell `pitch` (px), a glyph as wide as two cells or more is
-    two digits that touch (one crossing into its neighbour's cell): it is cut
-    where the ink is thinnest near each cell width.
+    Digits that touch stay one glyph here; `segment` cuts them when the
+    glyphs are not the field's number of sure digits.
     """
     k = dpi / MM_PER_INCH
     count, _labels, stats, _c = cv2.connectedComponentsWithStats(
@@ -179,32 +177,8 @@ def _glyph_boxes(mask: np.ndarray, dpi: float, pitch: float | None = None
                 merged[-1] = [min(m[0], b[0]), min(m[1], b[1]), max(m[2], b[2]), max(m[3], b[3])]
                 continue
         merged.append(b)
-    glyphs = [(a, b, c, d) for a, b, c, d in _fragments_joined(merged, k)
-              if d - b >= MIN_GLYPH_HEIGHT_MM * k]
-    if pitch is None:
-        return glyphs
-    return [part for g in glyphs for part in _split_touching(mask, g, pitch)]
-
-
-def _split_touching(mask: np.ndarray, glyph: tuple[int, int, int, int], pitch: float
-                    ) -> list[tuple[int, int, int, int]]:
-    x0, y0, x1, y1 = glyph
-    parts = round((x1 - x0) / pitch)
-    if (x1 - x0) < SPLIT_WIDTH * pitch or parts < 2:
-        return [glyph]
-    columns = mask[y0:y1, x0:x1].sum(axis=0).astype(np.float64)
-    cuts = [x0]
-    step = (x1 - x0) / parts
-    for i in range(1, parts):
-        lo, hi = round(i * step - SPLIT_SLACK * step), round(i * step + SPLIT_SLACK * step)
-        cuts.append(x0 + lo + int(np.argmin(columns[lo:hi])))
-    cuts.append(x1)
-    out = []
-    for a, b in itertools.pairwise(cuts):
-        rows = np.flatnonzero(mask[y0:y1, a:b].any(axis=1))
-        if len(rows):
-            out.append((a, y0 + int(rows[0]), b, y0 + int(rows[-1]) + 1))
-    return out
+    return [(a, b, c, d) for a, b, c, d in _fragments_joined(merged, k)
+            if d - b >= MIN_GLYPH_HEIGHT_MM * k]
 
 
 def _fragments_joined(glyphs: list[list[int]], k: float) -> list[list[int]]:
@@ -240,43 +214,81 @@ def _region(image: Gray, box: Box, dpi: float) -> tuple[int, int, int, int]:
     return max(left, 0), max(top, 0), min(right, w), min(bottom, h)
 
 
-def _glyphs_in(scan: Gray, template: Gray, box: Box, dpi: float,
-               pitch: float | None = None) -> list[Gray]:
+def _ink_in(scan: Gray, template: Gray, box: Box, dpi: float
+            ) -> tuple[Gray, np.ndarray] | None:
     left, top, right, bottom = _region(scan, box, dpi)
     if right - left < 4 or bottom - top < 4:
-        return []
-    flat, mask = _pen_ink(scan[top:bottom, left:right], template[top:bottom, left:right], dpi)
+        return None
+    return _pen_ink(scan[top:bottom, left:right], template[top:bottom, left:right], dpi)
+
+
+def _glyphs_of(flat: Gray, mask: np.ndarray, dpi: float) -> list[Gray]:
     pad = max(1, round(GLYPH_PAD_MM * dpi / MM_PER_INCH))
+    # Only the pen's ink goes to the reader: the template is paper there.
+    glyph = np.where(mask, flat, 255).astype(np.uint8)
     out = []
-    for x0, y0, x1, y1 in _glyph_boxes(mask, dpi, pitch):
-        # Only the pen's ink goes to the reader: the template is paper there.
-        glyph = np.where(mask, flat, 255).astype(np.uint8)
+    for x0, y0, x1, y1 in _glyph_boxes(mask, dpi):
         y_a, y_b = max(y0 - pad, 0), min(y1 + pad, glyph.shape[0])
         x_a, x_b = max(x0 - pad, 0), min(x1 + pad, glyph.shape[1])
         out.append(np.ascontiguousarray(glyph[y_a:y_b, x_a:x_b]))
     return out
 
 
+def _glyphs_in(scan: Gray, template: Gray, box: Box, dpi: float) -> list[Gray]:
+    ink = _ink_in(scan, template, box, dpi)
+    return [] if ink is None else _glyphs_of(*ink, dpi)
+
+
+def _needs_segmenting(cells: Sequence[CellReading], n: int) -> bool:
+    return len(cells) != n or any(c.digit is None or c.top[0][1] < UNSURE for c in cells)
+
+
+def _resegmented(flat: Gray, mask: np.ndarray, dpi: float, n: int, pitch: float,
+                 glyphs: list[Gray], cells: list[CellReading]
+                 ) -> tuple[list[Gray], list[CellReading]]:
+    """The glyphs as connected ink gave them, or the reader's better split into `n` digits."""
+    if not _needs_segmenting(cells, n):
+        return glyphs, cells
+    k = dpi / MM_PER_INCH
+    split = segment(flat, mask, n, pitch, read_cells, min_area=MIN_GLYPH_MM2 * k * k,
+                    min_height=MIN_GLYPH_HEIGHT_MM * k,
+                    pad=max(1, round(GLYPH_PAD_MM * k)))
+    if split is None or (len(cells) == n and split.score <= glyph_score(cells)):
+        return glyphs, cells
+    return list(split.glyphs), list(split.cells)
+
+
 def read_hand_comb(scan: Gray, template: Gray, field: FieldSpec, dpi: float,
                    window: DateWindow | None = None, *, repair: bool = True) -> HandReading:
     """The value written by hand in a comb (or beside it), decoded against the field's rules."""
     box = field.box
+    n = digit_count(field)
+    pitch = field.cells[0].w * dpi / MM_PER_INCH if field.cells else None
     around = Box(box.x - 1.0, box.y - 1.5, box.w + 2.0, box.h + 3.0)
-    glyphs = _glyphs_in(scan, template, around, dpi)
-    if 0 < len(glyphs) < digit_count(field) and field.cells:
-        # Fewer glyphs than digits: some touch across a border; cut them cell by cell.
-        glyphs = _glyphs_in(scan, template, around, dpi, field.cells[0].w * dpi / MM_PER_INCH)
+    ink = _ink_in(scan, template, around, dpi)
+    glyphs = [] if ink is None else _glyphs_of(*ink, dpi)
     where = "cells"
+    cells = read_cells(glyphs)
+    if glyphs and ink is not None and pitch is not None:
+        # Touching digits, a digit in pieces, a border's sliver: the reader decides the cut.
+        glyphs, cells = _resegmented(*ink, dpi, n, pitch, glyphs, cells)
     if not glyphs:
         for beside in (Box(box.right + 0.5, box.y - 1.0, BESIDE_RIGHT_MM, box.h + 2.0),
                        Box(box.x - 1.0, box.bottom + 0.3, box.w + 2.0, BESIDE_BELOW_MM)):
-            found = _glyphs_in(scan, template, beside, dpi)
-            if len(found) == digit_count(field):
-                glyphs, where = found, "beside"
+            ink = _ink_in(scan, template, beside, dpi)
+            found = [] if ink is None else _glyphs_of(*ink, dpi)
+            if ink is None or not found:
+                continue
+            read = read_cells(found)
+            if pitch is not None:
+                # Written freely, digits touch more often than in cells; people write
+                # beside a comb at about its size.
+                found, read = _resegmented(*ink, dpi, n, pitch, found, read)
+            if len(found) == n:
+                glyphs, cells, where = found, read, "beside"
                 break
     if not glyphs:
         return HandReading("", "", 1.0)
-    cells = read_cells(glyphs)
     result = decode(field, cells, window, repair=repair)
     return HandReading(result.value, result.raw, result.confidence, result.doubtful, where,
                        tuple(cells))
