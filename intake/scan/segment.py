@@ -49,6 +49,7 @@ CUT_MARGIN = 0.2  # cell pitches: no cut this close to a cluster's edge
 CUT_SPACING = 0.3  # cell pitches between two cuts in one cluster
 MAX_CUTS = 4  # per cluster
 MERGE_OVERLAP = 0.5  # two blobs overlapping this much across are one cluster
+WHOLE_SHARE = 0.8  # a blob this much inside a run's columns is all the run's
 FLOOR = 1e-6  # the least probability a piece's digit is scored with
 
 Reader = Callable[[Sequence[Gray]], list[CellReading]]
@@ -78,8 +79,8 @@ def glyph_score(cells: Sequence[CellReading]) -> float:
 
 
 def _clusters(mask: np.ndarray, min_area: float, min_height: float
-              ) -> tuple[np.ndarray, list[list[int]]]:
-    """Per pixel its cluster (-1 for none), and each cluster's [x0, y0, x1, y1]."""
+              ) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+    """Per pixel its cluster (-1 for none) and its connected blob, and each cluster's box."""
     count, labels, stats, _c = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8)
     blobs = sorted((int(stats[i, 0]), int(stats[i, 1]), int(stats[i, 0] + stats[i, 2]),
@@ -100,7 +101,7 @@ def _clusters(mask: np.ndarray, min_area: float, min_height: float
     renumber = np.full(len(boxes) + 1, -1, np.int32)
     renumber[keep] = np.arange(len(keep), dtype=np.int32)
     owner = np.where(owner >= 0, renumber[owner], -1)
-    return owner[labels], [boxes[j] for j in keep]
+    return owner[labels], labels, [boxes[j] for j in keep]
 
 
 def _cuts(mask: np.ndarray, box: list[int], pitch: float) -> list[int]:
@@ -140,19 +141,60 @@ def _gaps(run: Sequence[Piece], gap: float) -> int:
                if a.cluster != b.cluster and b.x0 - a.x1 >= gap)
 
 
-def _crop(flat: Gray, owner: np.ndarray, run: Sequence[Piece], pad: int) -> Gray | None:
-    sel = np.zeros(owner.shape, bool)
-    for p in run:
-        sel[:, p.x0:p.x1] |= owner[:, p.x0:p.x1] == p.cluster
-    rows = np.flatnonzero(sel.any(axis=1))
-    cols = np.flatnonzero(sel.any(axis=0))
-    if not len(rows):
-        return None
-    h, w = flat.shape[:2]
-    y0, y1 = max(int(rows[0]) - pad, 0), min(int(rows[-1]) + 1 + pad, h)
-    x0, x1 = max(int(cols[0]) - pad, 0), min(int(cols[-1]) + 1 + pad, w)
-    glyph = np.where(sel, flat, 255).astype(np.uint8)[y0:y1, x0:x1]
-    return np.ascontiguousarray(glyph)
+@dataclass(frozen=True)
+class _Ink:
+    """The clustered ink, with each blob's column profile for cheap crops."""
+
+    flat: Gray
+    owner: np.ndarray  # per pixel its cluster, -1 for none
+    blobs: np.ndarray  # per pixel its connected blob
+    of_cluster: dict[int, list[int]]  # the blobs of each cluster
+    columns: dict[int, np.ndarray]  # per blob, its pixels per column
+    pad: int
+
+    @classmethod
+    def of(cls, flat: Gray, owner: np.ndarray, blobs: np.ndarray, pad: int) -> _Ink:
+        of_cluster: dict[int, list[int]] = {}
+        columns = {}
+        for b in np.unique(blobs[owner >= 0]):
+            here = blobs == b
+            of_cluster.setdefault(int(owner[here][0]), []).append(int(b))
+            columns[int(b)] = here.sum(axis=0)
+        return cls(flat, owner, blobs, of_cluster, columns, pad)
+
+    def crop(self, run: Sequence[Piece]) -> Gray | None:
+        """The run's ink on paper: its clusters, cut by column only where a blob is cut.
+
+        A blob of the run's clusters that lies mostly inside the run's columns
+        is taken whole, and one mostly outside is left out, so the overhang of
+        a neighbouring digit that does not touch this one stays out of its crop.
+        """
+        x_lo, x_hi = run[0].x0, run[-1].x1
+        whole: list[int] = []
+        sliced: list[int] = []
+        for c in {p.cluster for p in run}:
+            for b in self.of_cluster.get(c, []):
+                share = float(self.columns[b][x_lo:x_hi].sum()) / max(
+                    float(self.columns[b].sum()), 1.0)
+                if share >= WHOLE_SHARE:
+                    whole.append(b)
+                elif share > 1.0 - WHOLE_SHARE:
+                    sliced.append(b)
+        sel = np.isin(self.blobs, whole)
+        if sliced:
+            cut = np.isin(self.blobs, sliced)
+            for p in run:
+                sel[:, p.x0:p.x1] |= cut[:, p.x0:p.x1] & (self.owner[:, p.x0:p.x1] == p.cluster)
+        rows = np.flatnonzero(sel.any(axis=1))
+        cols = np.flatnonzero(sel.any(axis=0))
+        if not len(rows):
+            return None
+        h, w = self.flat.shape[:2]
+        pad = self.pad
+        y0, y1 = max(int(rows[0]) - pad, 0), min(int(rows[-1]) + 1 + pad, h)
+        x0, x1 = max(int(cols[0]) - pad, 0), min(int(cols[-1]) + 1 + pad, w)
+        glyph = np.where(sel, self.flat, 255).astype(np.uint8)[y0:y1, x0:x1]
+        return np.ascontiguousarray(glyph)
 
 
 def segment(flat: Gray, mask: np.ndarray, n: int, pitch: float, read: Reader, *,
@@ -161,9 +203,10 @@ def segment(flat: Gray, mask: np.ndarray, n: int, pitch: float, read: Reader, *,
 
     None when the ink cannot make `n` digits (too few pieces, or too wide).
     """
-    owner, boxes = _clusters(mask, min_area, min_height)
+    owner, blobs, boxes = _clusters(mask, min_area, min_height)
     if not boxes:
         return None
+    ink = _Ink.of(flat, owner, blobs, pad)
     pieces = _pieces(boxes, mask, pitch)
     m = len(pieces)
     runs: list[tuple[int, int]] = []
@@ -172,7 +215,7 @@ def segment(flat: Gray, mask: np.ndarray, n: int, pitch: float, read: Reader, *,
         for j in range(i + 1, min(i + MAX_PIECES, m) + 1):
             if pieces[j - 1].x1 - pieces[i].x0 > MAX_WIDTH * pitch and j > i + 1:
                 break
-            crop = _crop(flat, owner, pieces[i:j], pad)
+            crop = ink.crop(pieces[i:j])
             if crop is not None and min(crop.shape) >= 4:
                 runs.append((i, j))
                 crops.append(crop)
