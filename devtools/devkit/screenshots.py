@@ -9,7 +9,9 @@ submission, then logs in with Debian's chromium (Playwright) and saves:
 
 - `login.png`: the login page;
 - `queue.png`: the queue, least sure first, at 1440x900;
-- `detail.png`: the open submission with the most blocking findings, the whole page.
+- `detail.png`: the open submission with the most blocking findings, the whole page;
+- `candidates-390.png`: a submission whose fields carry registry candidates,
+  on a 390 px wide phone screen, the whole page.
 
 Nothing here is kept but the PNGs; the passwords and the QR key are sample-only.
 """
@@ -37,7 +39,7 @@ from review import claim, create_reviewer
 from samples import REGISTRY_JSON, SAMPLE_QR_KEY
 from samples.mail import build_sample_mail
 from samples.scans import CORPUS_DIR, REFERENCE_DATE, record_issued
-from workqueue import ImageStore, Reviewer, ReviewerRole, Submission
+from workqueue import ImageStore, Reviewer, ReviewerRole, Submission, SubmissionField
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -63,8 +65,11 @@ def _reviewer(session: Session, email: str, name: str, now: dt.datetime) -> Revi
     )
 
 
-def prepare(root: Path) -> tuple[AppContext, int]:
-    """The database, the queue read from the sample mail, two reviewers; the detail's id."""
+def prepare(root: Path) -> tuple[AppContext, int, int | None]:
+    """The database, the queue read from the sample mail, two reviewers; the pages' ids.
+
+    The second id is a submission with registry candidates, None when none has any.
+    """
     engine = make_engine(f"sqlite:///{root / 'screenshots.db'}")
     upgrade_all(engine)
     with Session(engine) as session:
@@ -111,6 +116,13 @@ def prepare(root: Path) -> tuple[AppContext, int]:
         held = next(s for s in rows if s.id != detail.id and s.blocking_findings == 0)
         detail_id, held_id = detail.id, held.id
         assert detail_id is not None and held_id is not None
+        offered = session.exec(
+            select(SubmissionField.submission_id)
+            .where(col(SubmissionField.candidates).is_not(None))
+            .where(col(SubmissionField.submission_id) != held_id)
+            .order_by(col(SubmissionField.submission_id))
+        ).all()
+        candidates_id = next((i for i in offered if i is not None), None)
         claim(session, held_id, colleague, now=now)
         session.commit()
     ctx = AppContext(
@@ -123,7 +135,7 @@ def prepare(root: Path) -> tuple[AppContext, int]:
         images_dir=root / "data" / "images",
         cookie_secure=False,  # plain http on loopback
     )
-    return ctx, detail_id
+    return ctx, detail_id, candidates_id
 
 
 def shrink(path: Path) -> None:
@@ -133,7 +145,8 @@ def shrink(path: Path) -> None:
     small.save(path, optimize=True)
 
 
-def shoot(ctx: AppContext, detail_id: int, out: Path, chromium: str) -> list[Path]:
+def shoot(ctx: AppContext, detail_id: int, candidates_id: int | None, out: Path,
+          chromium: str) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -156,6 +169,17 @@ def shoot(ctx: AppContext, detail_id: int, out: Path, chromium: str) -> list[Pat
             page.wait_for_selector("#fields-form")
             page.wait_for_load_state("networkidle")
             page.screenshot(path=str(written[2]), full_page=True)
+            if candidates_id is not None:
+                # The same session on a phone: the suggestions must stay usable at 390 px.
+                page.set_viewport_size({"width": 390, "height": 844})
+                page.goto(f"{base}/granskning/{candidates_id}?sort=confidence")
+                claim_button = page.locator(".claim").get_by_role("button", name="Ta ärendet")
+                if claim_button.count():
+                    claim_button.click()
+                page.wait_for_selector("#fields-form")
+                page.wait_for_load_state("networkidle")
+                written.append(out / "candidates-390.png")
+                page.screenshot(path=str(written[3]), full_page=True)
         finally:
             browser.close()
     for path in written:
@@ -169,8 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chromium", default=CHROMIUM, help="the chromium executable")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kopplingar-screenshots-") as tmp:
-        ctx, detail_id = prepare(Path(tmp))
-        for path in shoot(ctx, detail_id, args.out, args.chromium):
+        ctx, detail_id, candidates_id = prepare(Path(tmp))
+        for path in shoot(ctx, detail_id, candidates_id, args.out, args.chromium):
             print(f"{path}: {path.stat().st_size // 1024} KB")
         ctx.engine.dispose()
 
