@@ -7,6 +7,8 @@ differ, since anything else (a letter added, a "!" after a word) is a
 difference a person must see. `name_score` ranks people by likeness.
 `ocr_distance` is an edit distance in which what OCR confuses is cheap,
 for matching a read e-mail address against registered ones.
+`stray_characters` lists what in a read person's name is no part of a name
+(a digit, a "|", a "!"), so such a reading is never taken as sure.
 `field_label` names a field with its party ("Byrån som ska kopplas:
 organisationsnummer"), because several fields share a printed label; the
 rest spell numbers and doubts as the findings show them. Hand-written
@@ -36,6 +38,7 @@ __all__ = [
     "ocr_slip",
     "percent",
     "shown_number",
+    "stray_characters",
 ]
 
 MAX_SLIPS = 2  # confusable characters a name may differ by and still be an OCR slip
@@ -149,6 +152,19 @@ def name_score(written: str, recorded: str) -> float:
     plain = SequenceMatcher(None, a, b).ratio()
     ordered = SequenceMatcher(None, " ".join(sorted(a.split())), " ".join(sorted(b.split())))
     return max(plain, ordered.ratio())
+
+
+# Besides letters (any script's, so é, ü and ø are letters) and spaces: what a person's
+# name may hold. "Anna-Karin", "O'Neill", "K. Åberg".
+NAME_PUNCTUATION = "-'’."
+
+
+def stray_characters(name: str) -> str:
+    """The characters of a read person's name that are no part of a name (digits, "|",
+    "!", ...), each once, in the order read; "" for a plain name."""
+    stray = (ch for ch in unicodedata.normalize("NFC", name)
+             if not (ch.isalpha() or ch.isspace() or ch in NAME_PUNCTUATION))
+    return "".join(dict.fromkeys(stray))
 
 
 def percent(share: float, decimals: int = 0) -> str:

@@ -25,6 +25,20 @@ What this module owns:
   reviewer and never become the value here: a name is matched only up to an
   OCR slip (`validate`), as before.
 
+* **A printed name against the one we issued.** A text field the form was
+  issued with (a company's name, a pre-printed signatory) whose print is
+  read as that text up to an OCR slip (`naming.ocr_slip`: case, spacing, at
+  most two confusable characters such as å/a or l/1) and without ink the
+  issued print lacks (`validate.INK_CHANGED`) is the issued text: it
+  becomes the value, the reading keeps what was read (`raw`) and an INFO
+  finding (`value.print_slip`) says so. Anything more than a slip, or a slip
+  with ink beside it, stays as read: `validate` reports it as a change
+  (`value.changed`).
+* **A signatory's name with characters no name has** (digits, "|", "!":
+  `naming.stray_characters`) is never sure: its confidence is capped at
+  `STRAY_NAME_CONFIDENCE`, below `validate.LOW_CONFIDENCE`, and `validate`
+  names it (`signatory.name_characters`).
+
 `resolve` runs before `validate.validate_document`, in the same read-only
 session, and returns the readings with their candidates and what it found.
 """
@@ -40,10 +54,17 @@ from sqlmodel import Session, col, select
 from forms import FieldType, FormKind, InvalidValue, form_spec, parse_organisationsnummer
 from intake.scan.fieldtext import AT_FALLBACKS, AT_LOOKALIKES
 from intake.scan.model import Candidate, FieldReading, Finding, Severity
-from intake.scan.naming import field_label, name_score, ocr_distance, ocr_slip
+from intake.scan.naming import (
+    field_label,
+    name_score,
+    ocr_distance,
+    ocr_slip,
+    stray_characters,
+)
 from intake.scan.validate import (
     CLIENT_SIGNERS,
     FIRM_SIGNERS,
+    INK_CHANGED,
     ROLE_NAMES,
     company_by_orgnr,
     people_with_roles,
@@ -72,6 +93,9 @@ MATCHED_CONFIDENCE = 0.95
 # An address that is none of the firm's: on the corpus, such a reading was always a
 # misreading; below validate.LOW_CONFIDENCE, so it goes to a person's eye with its warning.
 UNREGISTERED_CONFIDENCE = 0.5
+# A signatory's name read with a digit or a stray symbol in it: not a name as written,
+# whatever the reader's confidence; below validate.LOW_CONFIDENCE.
+STRAY_NAME_CONFIDENCE = 0.5
 COMPANY_FLOOR = 0.5  # a company name less alike than this is no candidate at all
 
 FIRM_KINDS = (CompanyKind.ACCOUNTING_FIRM, CompanyKind.AUDIT_FIRM)
@@ -235,6 +259,22 @@ def _company_name(session: Session, reading: FieldReading, kinds: tuple[CompanyK
         Candidate(name, round(score, 3), orgnr) for score, name, orgnr in scored[:MAX_CANDIDATES]))
 
 
+def _issued_text(kind: FormKind, reading: FieldReading, was: str,
+                 findings: list[Finding]) -> FieldReading:
+    """The issued text for a print read as it up to an OCR slip, with nothing written on
+    it; otherwise the reading as it is (a change, for `validate` to report)."""
+    read = reading.value.strip()
+    if (not was or not read or read == was or not ocr_slip(read, was)
+            or reading.ink_outside_print >= INK_CHANGED):
+        return reading
+    findings.append(Finding(
+        "value.print_slip", Severity.INFO,
+        f"”{field_label(kind, reading.name)}”: trycket lästes ”{read}”, vilket är det "
+        f"utfärdade ”{was}” med ett läsfel (å, ä, ö, versaler, l/1 eller liknande). Trycket "
+        "är oförändrat, så det utfärdade värdet används.", reading.name))
+    return replace(reading, value=was, raw=reading.raw or read)
+
+
 def _unsure_name(name: str, party: bool, reading: FieldReading, company: Company | None,
                  issued_values: Mapping[str, str]) -> bool:
     """A party's company name the form did not print, whose number names nobody or
@@ -266,12 +306,18 @@ def resolve(session: Session, kind: FormKind, fields: Mapping[str, FieldReading]
             continue
         prefix = field.name.rsplit("_", 1)[0]
         company = companies.get(prefix)
+        if field.type is FieldType.TEXT:
+            reading = out[field.name] = _issued_text(
+                kind, reading, (issued_values.get(field.name) or "").strip(), findings)
         if field.type is FieldType.EMAIL and company is not None:
             out[field.name] = _email(session, kind, reading, company, findings)
         elif _unsure_name(field.name, prefix in prefixes, reading, company, issued_values):
             out[field.name] = _company_name(session, reading, _company_kinds(fields, prefix))
     for sig in spec.signatures:
         reading = out.get(sig.name_field)
+        if reading is not None and stray_characters(reading.value.strip()):
+            reading = out[sig.name_field] = replace(
+                reading, confidence=min(reading.confidence, STRAY_NAME_CONFIDENCE))
         company = companies.get(sig.party)
         if reading is not None and company is not None:
             signers = CLIENT_SIGNERS if sig.party == "client" else FIRM_SIGNERS

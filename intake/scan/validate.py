@@ -16,7 +16,9 @@ Severity policy:
   changed by hand (or read differently from what was issued; a name differs
   only when it is more than an OCR slip, see `intake.scan.naming.ocr_slip`), a company name that
   is not the registry's for its number, a signature the reader is unsure of, a signatory whose
-  name matches nobody authorised well enough, an implausible or missing
+  name matches nobody authorised well enough, a signatory's name with characters no name
+  has (digits, "|", ...), a signatory's name that cannot be checked at all because its
+  company's number names no company, an implausible or missing
   date, a form submitted before, a key number read with low confidence, the
   "current" firm of a dual connection not actually connected.
 * INFO: context for the reviewer: who the signatory matched and how well,
@@ -30,7 +32,8 @@ Codes: `form.unknown_id`, `form.kind_mismatch`, `form.duplicate`,
 `connection.exists`, `connection.current_missing`, `connection.missing`,
 `signature.missing`, `signature.unsure`, `signatory.matched`,
 `signatory.uncertain`, `signatory.not_authorised`, `signatory.name_missing`,
-`signatory.role_mismatch`, `date.missing`, `date.unreadable`, `date.future`,
+`signatory.role_mismatch`, `signatory.name_characters`, `signatory.unchecked`,
+`date.missing`, `date.unreadable`, `date.future`,
 `date.too_old`, `date.before_issue`, `value.changed`, `name.mismatch`,
 `name.spelling`.
 """
@@ -57,9 +60,11 @@ from forms import (
 )
 from intake.scan.model import FieldReading, Finding, Severity, SignatureReading, SignatureState
 from intake.scan.naming import (
+    PARTY_LABELS,
     doubt_text,
     near_numbers,
     shown_number,
+    stray_characters,
 )
 from intake.scan.naming import field_label as field_label
 from intake.scan.naming import name_score as name_score
@@ -395,7 +400,7 @@ def _check_signatory(c: _Checks, session: Session, party: str, title: str,
               "kan inte kontrolleras.", name.name if name else None)
         return
     if company is None:
-        return  # the company itself is already a blocking finding
+        return  # nothing to compare with: `_check_signatory_name` says so, on the name
     assert name is not None
     signers = CLIENT_SIGNERS if party == "client" else FIRM_SIGNERS
     allowed = " eller ".join(ROLE_NAMES[r] for r in signers)
@@ -433,6 +438,30 @@ def _check_signatory(c: _Checks, session: Session, party: str, title: str,
         c.add("signatory.uncertain", Severity.WARNING,
               f"{title}: ”{written}” kan inte säkert kopplas till en {allowed} på "
               f"{company.name} ({match}). Kontrollera namnet mot bilden.", name.name)
+
+
+def _check_signatory_name(c: _Checks, party: str, title: str,
+                          name: FieldReading | None) -> None:
+    """What a signatory's name says on its own, signed or not: characters no name has, and
+    a name no registry check can reach because its company's number names no company."""
+    written = name.value.strip() if name is not None else ""
+    if name is None or not written:
+        return
+    stray = stray_characters(written)
+    if stray:
+        shown = ", ".join(f"”{ch}”" for ch in stray)
+        c.add("signatory.name_characters", Severity.WARNING,
+              f"{title}: namnförtydligandet lästes ”{written}”, som innehåller tecken som inte "
+              f"hör till ett namn ({shown}). Troligen en felläsning: kontrollera namnet mot "
+              "bilden.", name.name)
+    if party not in c.companies:
+        number = field_label(c.kind, f"{party}_orgnr")
+        party_label = PARTY_LABELS[c.kind].get(party, party)
+        c.add("signatory.unchecked", Severity.WARNING,
+              f"{title}: ”{written}” kan inte kontrolleras mot registret, eftersom "
+              f"”{number}” inte pekar ut något företag där. Vem som får skriva under för "
+              f"{party_label.lower()} är alltså okontrollerat: kontrollera namnet mot bilden "
+              "och behörigheten när numret är rättat.", name.name)
 
 
 def _check_date(c: _Checks, title: str, reading: FieldReading | None, signed: bool,
@@ -479,6 +508,7 @@ def _check_signatures(c: _Checks, session: Session, kind: FormKind,
                   f"Osäkert om det finns en underskrift: {sig.title}. Kontrollera bilden.",
                   sig.party)
         signed = state is not SignatureState.EMPTY
+        _check_signatory_name(c, sig.party, sig.title, fields.get(sig.name_field))
         if signed:
             chosen = _value(fields, sig.role_field) if sig.role_field else ""
             _check_signatory(c, session, sig.party, sig.title, fields.get(sig.name_field),
