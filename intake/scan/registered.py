@@ -34,6 +34,11 @@ What this module owns:
   finding (`value.print_slip`) says so. Anything more than a slip, or a slip
   with ink beside it, stays as read: `validate` reports it as a change
   (`value.changed`).
+* **An e-mail address whose firm is not known** (the form's number names no
+  firm: misread, or nobody's) cannot be compared with that firm's people. It
+  stays as read, at most `UNREGISTERED_CONFIDENCE`, with a warning
+  (`email.unchecked`); registered addresses at any firm on the same domain
+  that it is near are its candidates.
 * **A signatory's name with characters no name has** (digits, "|", "!":
   `naming.stray_characters`) is never sure: its confidence is capped at
   `STRAY_NAME_CONFIDENCE`, below `validate.LOW_CONFIDENCE`, and `validate`
@@ -69,7 +74,7 @@ from intake.scan.validate import (
     company_by_orgnr,
     people_with_roles,
 )
-from registry import Company, CompanyKind, ConnectionRole, RoleKind
+from registry import Company, CompanyKind, ConnectionRole, Person, Role, RoleKind
 
 __all__ = ["MATCH_BOUND", "MATCH_MARGIN", "EmailMatch", "match_email", "resolve"]
 
@@ -96,6 +101,7 @@ UNREGISTERED_CONFIDENCE = 0.5
 # A signatory's name read with a digit or a stray symbol in it: not a name as written,
 # whatever the reader's confidence; below validate.LOW_CONFIDENCE.
 STRAY_NAME_CONFIDENCE = 0.5
+UNRESOLVED_SCAN_LIMIT = 500  # registered addresses on one domain looked at for an unknown firm
 COMPANY_FLOOR = 0.5  # a company name less alike than this is no candidate at all
 
 FIRM_KINDS = (CompanyKind.ACCOUNTING_FIRM, CompanyKind.AUDIT_FIRM)
@@ -213,6 +219,56 @@ def _email(session: Session, kind: FormKind, reading: FieldReading, company: Com
                    confidence=min(reading.confidence, UNREGISTERED_CONFIDENCE))
 
 
+def _addresses_at_firms(session: Session, domain: str) -> list[tuple[Registered, str]]:
+    """The registered addresses at any firm on `domain`, with the firm's name.
+
+    Only the read domain: a firm's addresses share it, and the query stays an
+    index-friendly suffix match however large the registry grows.
+    """
+    rows = session.exec(
+        select(Person, Role, Company)
+        .join(Role, col(Role.person_id) == col(Person.id))
+        .join(Company, col(Company.id) == col(Role.company_id))
+        .where(col(Company.kind).in_(FIRM_KINDS),
+               col(Person.email).endswith(f"@{domain}", autoescape=True))
+        .order_by(col(Person.id))
+        .limit(UNRESOLVED_SCAN_LIMIT)
+    ).all()
+    held: dict[tuple[int, int], tuple[Person, Company, set[RoleKind]]] = {}
+    for person, role, company in rows:
+        assert person.id is not None and company.id is not None
+        held.setdefault((person.id, company.id), (person, company, set()))[2].add(
+            RoleKind(role.role))
+    return [(Registered(p.email, p.name, frozenset(kinds)), c.name)
+            for p, c, kinds in held.values()]
+
+
+def _unchecked_email(session: Session, kind: FormKind, reading: FieldReading, party: str,
+                     findings: list[Finding]) -> FieldReading:
+    """An address whose firm the form's number does not name: never sure, with a warning,
+    and the registered addresses it is near (at any firm) as candidates for the reviewer."""
+    read = reading.value.strip()
+    if not read and not reading.raw.strip():
+        return reading
+    domain = "".join(read.split()).rpartition("@")[2].lower()
+    found = _addresses_at_firms(session, domain) if domain else []
+    firm_of = {r.address: firm for r, firm in found}
+    match = match_email((reading.raw, reading.value), [r for r, _ in found])
+    candidates = tuple(
+        Candidate(r.address, round(_similarity(d, r.address), 3),
+                  f"{r.note()} på {firm_of[r.address]}")
+        for d, r in match.ranked[:MAX_CANDIDATES] if d <= MATCH_BOUND)
+    number = field_label(kind, f"{party}_orgnr")
+    findings.append(Finding(
+        "email.unchecked", Severity.WARNING,
+        f"”{field_label(kind, reading.name)}”: ”{read or reading.raw}” kan inte kontrolleras "
+        f"mot byråns registrerade adresser, eftersom ”{number}” inte pekar ut någon byrå i "
+        "registret. Bekräftelsen skickas till adressen: kontrollera den mot bilden.",
+        reading.name))
+    return replace(reading, candidates=candidates,
+                   confidence=min(reading.confidence, UNREGISTERED_CONFIDENCE))
+
+
 def _signatory(session: Session, reading: FieldReading, company: Company,
                signers: tuple[RoleKind, ...]) -> FieldReading:
     written = reading.value.strip()
@@ -311,6 +367,8 @@ def resolve(session: Session, kind: FormKind, fields: Mapping[str, FieldReading]
                 kind, reading, (issued_values.get(field.name) or "").strip(), findings)
         if field.type is FieldType.EMAIL and company is not None:
             out[field.name] = _email(session, kind, reading, company, findings)
+        elif field.type is FieldType.EMAIL and prefix in prefixes:
+            out[field.name] = _unchecked_email(session, kind, reading, prefix, findings)
         elif _unsure_name(field.name, prefix in prefixes, reading, company, issued_values):
             out[field.name] = _company_name(session, reading, _company_kinds(fields, prefix))
     for sig in spec.signatures:

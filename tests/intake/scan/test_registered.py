@@ -184,10 +184,29 @@ def test_an_unregistered_address_stays_as_read_with_a_warning(session: Session) 
     assert all(c.value.endswith(f"@{DOMAIN}") and c.note for c in email.candidates)
 
 
-def test_no_firm_no_comparison(session: Session) -> None:
-    fields, found = resolved(session, DUAL | {"new_firm_orgnr": "",
-                                              "new_firm_email": "x@y.example"})
-    assert fields["new_firm_email"].value == "x@y.example" and not found
+def test_no_firm_no_comparison_and_the_address_is_never_sure(session: Session) -> None:
+    values = DUAL | {"new_firm_orgnr": "", "new_firm_email": "x@y.example"}
+    fields, findings = resolve(session, FormKind.DUAL, readings(values, confidence=0.95), {})
+    email = fields["new_firm_email"]
+    assert email.value == "x@y.example" and email.confidence < 0.6 and email.candidates == ()
+    [f] = [f for f in findings if f.field == "new_firm_email"]
+    assert (f.code, f.severity) == ("email.unchecked", Severity.WARNING)
+    assert "”x@y.example” kan inte kontrolleras" in f.message
+    assert "”Byrån som ska kopplas: organisationsnummer”" in f.message
+
+
+def test_a_misread_firm_number_leaves_the_address_as_read_with_its_candidates(
+        session: Session) -> None:
+    # One letter lost beside the "@", and the firm's number misread (fails its check).
+    misread = INGRID.replace("sundberg@", "sundber@")
+    values = DUAL | {"new_firm_orgnr": "559043-7257", "new_firm_email": misread}
+    fields, findings = resolve(session, FormKind.DUAL, readings(values, confidence=0.95), {})
+    email = fields["new_firm_email"]
+    assert email.value == misread  # the firm is not known, so nothing is taken
+    assert email.confidence < 0.6
+    assert email.candidates and email.candidates[0].value == INGRID
+    assert "Lapplands Redovisningsbyrå AB" in email.candidates[0].note
+    assert [f.code for f in findings if f.field == "new_firm_email"] == ["email.unchecked"]
 
 
 def test_signatory_candidates_are_the_signers_ranked(session: Session) -> None:
