@@ -32,7 +32,7 @@ from intake.mail import (
     TokenProvider,
     mailbox_lock,
 )
-from intake.scan import IntakeContext
+from intake.scan import IntakeContext, load_calibration
 from kopplingar.errors import ConfigError, MissingInput
 from kopplingar.settings import Settings
 from kopplingar.templates import RenderedTemplates
@@ -184,7 +184,8 @@ def build_mail_intake(settings: Settings, engine: Engine, qr_key: bytes) -> Mail
             review_days=settings.review_days,
             reply_max_per_hour=settings.autoreply_max_per_hour,
         ),
-        intake=IntakeContext(qr_key=qr_key, templates=RenderedTemplates(settings.mailbox_address)),
+        intake=IntakeContext(qr_key=qr_key, templates=RenderedTemplates(settings.mailbox_address),
+                             calibration=load_calibration()),
         raw_store=ImageStore(data / "mail", suffix=".eml"),
         image_store=ImageStore(data / "images"),
         lock_dir=data / "locks",

@@ -10,6 +10,11 @@ and hands the result to the work queue. This is the public API; the modules
 are private.
 """
 
+from intake.scan.calibration import (
+    Calibration,
+    CalibrationError,
+    load_calibration,
+)
 from intake.scan.model import (
     CANONICAL_DPI,
     Gray,
@@ -42,6 +47,8 @@ from intake.scan.tesseract import (
 __all__ = [
     "CANONICAL_DPI",
     "TESSERACT_PSM",
+    "Calibration",
+    "CalibrationError",
     "FileResult",
     "Gray",
     "IntakeContext",
@@ -54,6 +61,7 @@ __all__ = [
     "file_json",
     "finish_file",
     "full_page_text",
+    "load_calibration",
     "read_file",
     "recognise_words",
     "scan_file",

@@ -14,7 +14,12 @@ confidence monotonically so that this raw value lands on `SURE`. The map is
 only ever stricter than the readers' own scale: nothing is sure below its
 raw `SURE`, and a kind of reading that never met the target is never sure
 at all. Without the file every confidence stays as read
-(`Calibration.identity`).
+(`Calibration.identity`, with a warning in the log); a file that is there
+but does not parse is a broken installation (`CalibrationError`, exit 70),
+never silently the identity.
+
+The stages never load it: the composition root does (`load_calibration`)
+and hands it over in `IntakeContext.calibration`.
 
 A plain threshold per type rather than isotonic regression: the product acts
 on one threshold, and a few hundred readings per type pin one point far
@@ -24,18 +29,36 @@ better than a whole curve.
 from __future__ import annotations
 
 import json
+import logging
+import math
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from forms import FieldType
+from intake.errors import IntakeError
 
 SURE = 0.6  # at or above: shown as confirmed, no finding for its confidence (validate)
 TARGET = 0.995  # share of sure values that must be exact
 NEVER = 1.01  # a raw threshold no reading reaches: the type is never sure
 CALIBRATION_PATH = Path(__file__).with_name("models") / "calibration.json"
+HOWS = ("print", "hand", "changed")  # the ways of reading (`FieldReading.read_by`)
+
+log = logging.getLogger(__name__)
+
+
+class CalibrationError(IntakeError):
+    """The calibration file is there but unreadable or not a calibration.
+
+    The installation is broken, not a customer's scan: a software error, as
+    for the digit model, rather than reading on with confidences nobody fitted.
+    """
+
+    exit_code = os.EX_SOFTWARE
 
 
 def reading_key(ftype: FieldType, how: str) -> str:
@@ -58,6 +81,10 @@ class Calibration:
     def identity(cls) -> Calibration:
         return cls()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The context goes to spawned reader processes, and a mappingproxy does not pickle.
+        return (_calibration, (dict(self.sure_raw), self.source))
+
     def apply(self, key: str, raw: float) -> float:
         """`raw` on the product's scale: at or above `SURE` exactly when the type is sure."""
         raw = min(max(raw, 0.0), 1.0)
@@ -69,13 +96,18 @@ class Calibration:
         return SURE * raw / t
 
 
+def _calibration(sure_raw: dict[str, float], source: str) -> Calibration:
+    return Calibration(MappingProxyType(sure_raw), source)
+
+
 def fit(samples: Iterable[tuple[str, float, bool]], target: float = TARGET
         ) -> dict[str, dict[str, float | int]]:
     """Per field type: the lowest raw threshold at which the readings above it met `target`.
 
     `samples` are (`reading_key`, raw confidence, exact). Returns, per type, the
     threshold (`sure_raw`, never below `SURE`; `NEVER` when no threshold meets
-    the target) and the counts it rests on.
+    the target; `SURE` itself when every reading at or above `SURE` is in) and
+    the counts it rests on.
     """
     by_type: dict[str, list[tuple[float, bool]]] = defaultdict(list)
     for ftype, raw, exact in samples:
@@ -96,16 +128,40 @@ def fit(samples: Iterable[tuple[str, float, bool]], target: float = TARGET
             if rows[i][0] >= SURE and wrong_seen <= (1.0 - target) * seen:
                 threshold, above, wrong = rows[i][0], seen, wrong_seen
             i = j
+        if threshold < NEVER and above == sum(raw >= SURE for raw, _ in rows):
+            # Everything the readers call sure already meets the target: keep their scale
+            # rather than pin the threshold on the lowest value the corpus happened to hold.
+            threshold = SURE
         out[ftype] = {"sure_raw": round(threshold, 4), "readings": len(rows),
                       "sure_readings": above, "sure_wrong": wrong}
     return out
 
 
 def load_calibration(path: Path = CALIBRATION_PATH) -> Calibration:
-    """The committed calibration, or the identity when there is none."""
+    """The committed calibration; the identity (and a warning) when there is none.
+
+    Raises `CalibrationError` for a file that is there but is not a calibration:
+    not JSON, no "types", a key that is no `reading_key`, a threshold outside 0..`NEVER`.
+    """
     if not path.exists():
+        log.warning("no confidence calibration at %s: confidences stay as the readers give "
+                    "them", path, extra={"calibration": str(path)})
         return Calibration.identity()
-    data = json.loads(path.read_text(encoding="utf-8"))
-    types = data.get("types", {})
-    return Calibration(MappingProxyType({k: float(v["sure_raw"]) for k, v in types.items()}),
-                       str(data.get("source", "")))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CalibrationError(f"cannot read the confidence calibration {path}: {exc}") from exc
+    types = data.get("types") if isinstance(data, dict) else None
+    if not isinstance(types, dict):
+        raise CalibrationError(f"the confidence calibration {path} has no \"types\" table")
+    known = {reading_key(t, how) for t in FieldType for how in HOWS}
+    sure_raw: dict[str, float] = {}
+    for key, entry in types.items():
+        value = entry.get("sure_raw") if isinstance(entry, dict) else None
+        if key not in known or isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value) or not 0.0 <= value <= NEVER:
+            raise CalibrationError(
+                f"the confidence calibration {path} has a bad entry {key!r}: {entry!r} "
+                f"(want a field type:{'|'.join(HOWS)} with a sure_raw in 0..{NEVER})")
+        sure_raw[key] = float(value)
+    return Calibration(MappingProxyType(sure_raw), str(data.get("source", "")))

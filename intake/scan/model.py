@@ -89,6 +89,9 @@ class FieldReading:
     doubtful: tuple[int, ...] = ()
     # The registry's likeliest values for a name or e-mail field, best first (registered).
     candidates: tuple[Candidate, ...] = ()
+    # How the value was read, the calibration's unit with the field type: "print" (as
+    # issued), "hand" (written on the form) or "changed" (a printed number changed by hand).
+    read_by: str = ""
 
 
 class SignatureState(StrEnum):

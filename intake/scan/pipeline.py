@@ -39,6 +39,7 @@ from sqlmodel import Session
 from forms import FormKind, QrPayload, display_form_id, form_spec, sign_payload
 from intake.errors import InputRejected
 from intake.scan.align import align_page, identify_aligned
+from intake.scan.calibration import Calibration
 from intake.scan.identify import identify_page
 from intake.scan.model import (
     CANONICAL_DPI,
@@ -92,6 +93,9 @@ class IntakeContext:
     limits: PageLimits = field(default_factory=PageLimits)
     thresholds: SignatureThresholds = field(default_factory=SignatureThresholds)
     today: dt.date = field(default_factory=dt.date.today)
+    # Each reading's confidence on the product's scale (`calibration`); the composition
+    # root loads the committed table, the identity leaves confidences as read.
+    calibration: Calibration = field(default_factory=Calibration.identity)
 
 
 @dataclass(frozen=True)
@@ -282,7 +286,8 @@ def _read_aligned(
         payload = sign_payload(ctx.qr_key, kind.code, issued.version, issued.id)
         expected = ctx.templates.expected(kind, issued.values, payload)
     blank = ctx.templates.blank(kind)
-    fields = read_fields(aligned, spec, expected=expected, blank=blank, today=ctx.today)
+    fields = read_fields(aligned, spec, expected=expected, blank=blank, today=ctx.today,
+                         calibration=ctx.calibration)
     signatures = read_signatures(aligned, spec, blank, thresholds=ctx.thresholds)
     document = DocumentResult(
         kind=kind,

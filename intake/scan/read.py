@@ -359,6 +359,7 @@ def read_fields(
     bounds the signing dates it prefers. `calibration` puts each reading's
     confidence on the product's scale, per field type and way of reading
     (`calibration`); without it confidences stay as the readers gave them.
+    Either way each reading records how it was read (`read_by`).
     """
     image = aligned.image
     dpi = page_dpi(image)
@@ -415,9 +416,9 @@ def read_fields(
                 field, found, where.slots if where else None, heights)
         outside = (0.0 if expected is None
                    else _outside_print(image, expected, field.box, dpi))
+        how = ("hand" if field.name in hand else "changed" if field.name in changed
+               else "print" if _printed(expected, sheet_blank, field, dpi) else "hand")
         if calibration is not None:
-            how = ("hand" if field.name in hand else "changed" if field.name in changed
-                   else "print" if _printed(expected, sheet_blank, field, dpi) else "hand")
             confidence = calibration.apply(reading_key(field.type, how), confidence)
         readings[field.name] = FieldReading(
             name=field.name,
@@ -427,6 +428,7 @@ def read_fields(
             crop=np.ascontiguousarray(_crop(image, _grow(field.box, CROP_MARGIN), dpi)),
             ink_outside_print=outside,
             doubtful=doubtful,
+            read_by=how,
         )
     return readings
 

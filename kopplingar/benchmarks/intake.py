@@ -36,6 +36,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,15 @@ import cv2
 from sqlmodel import Session
 
 from forms import FieldType, FormKind, form_spec
-from intake.scan import IntakeContext, PageLimits, extract_pages, full_page_text, read_file
+from intake.scan import (
+    Calibration,
+    IntakeContext,
+    PageLimits,
+    extract_pages,
+    full_page_text,
+    load_calibration,
+    read_file,
+)
 from intake.scan.validate import LOW_CONFIDENCE
 from kopplingar.database import upgrade_all
 from kopplingar.errors import MissingInput
@@ -146,14 +155,27 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(corpus: Path, *, baseline: bool = True) -> str:
+@dataclass
+class CorpusRead:
+    """Our pipeline over a whole corpus: its truth entries and, per file, what was read."""
+
+    files: list[Any]
+    documents: dict[str, list[Any]]  # file -> its DocumentResults
+    read_pages: dict[str, set[int]]  # file -> the pages read (blank separators left out)
+    seconds: list[float]  # per page read
+
+
+def read_corpus(corpus: Path, calibration: Calibration, limits: PageLimits | None = None
+                ) -> CorpusRead:
+    """Every file of `corpus` through `read_file` (dry run), as the bench reads it.
+
+    The registry is the sample registry in a temporary SQLite database with the
+    corpus's issued forms recorded; one core (OMP_THREAD_LIMIT=1, one OpenCV thread).
+    """
     os.environ["OMP_THREAD_LIMIT"] = "1"
     cv2.setNumThreads(1)
     files, today = _load(corpus)
-    scores = Scores()
-    ours: list[float] = []
-    theirs: list[float] = []
-    limits = PageLimits()
+    out = CorpusRead(files, {}, {}, [])
     with tempfile.TemporaryDirectory(prefix="kopplingar-bench-intake-") as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
         upgrade_all(engine)
@@ -162,22 +184,32 @@ def run(corpus: Path, *, baseline: bool = True) -> str:
             record_issued(session, corpus)
             session.commit()
         ctx = IntakeContext(
-            qr_key=SAMPLE_QR_KEY, templates=RenderedTemplates(MAILBOX), limits=limits, today=today
+            qr_key=SAMPLE_QR_KEY, templates=RenderedTemplates(MAILBOX),
+            limits=limits or PageLimits(), today=today, calibration=calibration,
         )
-        # Ours over the whole corpus, then the baseline over the same pages: two phases
-        # rather than file by file, so neither runs in the other's wake (caches, memory).
-        documents = {}
-        read_pages: dict[str, set[int]] = {}
         for entry in files:
             with Session(engine) as session:
                 result = read_file(
                     session, (corpus / entry["file"]).read_bytes(), entry["file"], ctx
                 )
                 session.rollback()
-            ours += [p.seconds for p in result.pages if not p.blank]
-            documents[entry["file"]] = result.documents
-            read_pages[entry["file"]] = {p.page.index for p in result.pages if not p.blank}
+            out.seconds += [p.seconds for p in result.pages if not p.blank]
+            out.documents[entry["file"]] = result.documents
+            out.read_pages[entry["file"]] = {p.page.index for p in result.pages if not p.blank}
         engine.dispose()
+    return out
+
+
+def run(corpus: Path, *, baseline: bool = True, calibration: Calibration | None = None) -> str:
+    """The report; `calibration` defaults to the committed one, as the product reads."""
+    calibration = load_calibration() if calibration is None else calibration
+    scores = Scores()
+    theirs: list[float] = []
+    limits = PageLimits()
+    # Ours over the whole corpus, then the baseline over the same pages: two phases
+    # rather than file by file, so neither runs in the other's wake (caches, memory).
+    read = read_corpus(corpus, calibration, limits)
+    files, documents, read_pages, ours = read.files, read.documents, read.read_pages, read.seconds
     for entry in files:
         base_text: str | None = None
         if baseline:
@@ -189,7 +221,7 @@ def run(corpus: Path, *, baseline: bool = True) -> str:
             )
             theirs += secs
         _score(entry, documents[entry["file"]], base_text, scores)
-    return _report(corpus, files, scores, ours, theirs)
+    return _report(corpus, files, scores, ours, theirs, calibration)
 
 
 def _digits(value: str | None) -> list[str]:
@@ -231,17 +263,40 @@ def _score_hand(scores: Scores, label: str, layout: str, value: str, got: str | 
         scores.baseline_hand["all"].add(found)
 
 
+def document_for(truth: dict[str, Any], documents: list[Any]) -> Any:
+    """The document read on a truth document's pages, or None."""
+    by_page = {p: d for d in documents for p in d.pages}
+    return next((by_page[p] for p in truth["pages"] if p in by_page), None)
+
+
+def scored_values(truth: dict[str, Any], doc: Any, *, changed: bool = False
+                  ) -> Iterator[tuple[str, str, Any]]:
+    """(field, true value, reading or None) of every value the bench scores on a document.
+
+    The filled fields and signing dates, not the numbers changed by hand; with
+    `changed`, those too, against what the paper now says (`hand_value`).
+    """
+    edits = {h["field"]: h["hand_value"] for h in truth.get("hand_changed", [])}
+    dates = {f"{party}_date": v for party, v in truth.get("dates", {}).items() if v}
+    for name, value in {**truth.get("fields", {}), **dates}.items():
+        if not value or name in edits:
+            continue
+        yield name, value, doc.fields.get(name) if doc else None
+    if changed:
+        for name, value in edits.items():
+            yield name, value, doc.fields.get(name) if doc else None
+
+
 def _score(entry: dict[str, Any], documents: list[Any], base_text: str | None,
            scores: Scores) -> None:
     """One file's documents against its truth; `base_text` is None without the baseline."""
-    by_page = {p: d for d in documents for p in d.pages}
     text = base_text or ""
     base_digits = {m.group(1) + "-" + m.group(2) for m in ORGNR_RE.finditer(text)}
     base_digits |= set(SUBSCRIPTION_RE.findall(text))
     base_values = None if base_text is None else base_digits | {
         "-".join(m.groups()) for m in DATE_RE.finditer(text)}
     for truth in entry["documents"]:
-        doc = next((by_page[p] for p in truth["pages"] if p in by_page), None)
+        doc = document_for(truth, documents)
         kind = FormKind(truth["kind"])
         if truth.get("qr_survived", True) and truth.get("form_id"):
             scores.form_id.add(doc is not None and doc.form_id == truth["form_id"])
@@ -270,10 +325,7 @@ def _score(entry: dict[str, Any], documents: list[Any], base_text: str | None,
                 scores.emails["by hand" if name in hand else "printed"].add(
                     got == truth["fields"][name])
         dates = {f"{party}_date": v for party, v in truth.get("dates", {}).items() if v}
-        for name, value in {**truth.get("fields", {}), **dates}.items():
-            if not value or name in changed:
-                continue
-            reading = doc.fields.get(name) if doc else None
+        for name, value, reading in scored_values(truth, doc):
             got = reading.value if reading is not None else None
             confidence = reading.confidence if reading is not None else 0.0
             flagged_here = name in flagged or confidence < SURE
@@ -323,11 +375,15 @@ def _tally_value(scores: Scores, file: str, name: str, value: str, got: str | No
 
 
 def _report(
-    corpus: Path, files: list[dict[str, Any]], s: Scores, ours: list[float], theirs: list[float]
+    corpus: Path, files: list[dict[str, Any]], s: Scores, ours: list[float], theirs: list[float],
+    calibration: Calibration,
 ) -> str:
+    fitted = (f"{len(calibration.sure_raw)} reading kinds, {calibration.source}"
+              if calibration.sure_raw else "none (confidences as the readers give them)")
     lines = [
         f"kopplingar bench intake: {corpus} — {len(files)} files, {len(ours)} pages read "
         "(one core, OMP_THREAD_LIMIT=1)",
+        f"confidence calibration: {fitted}",
         "",
     ]
     lines.append("seconds per page            median     p95")

@@ -31,7 +31,7 @@ from PIL import Image, PngImagePlugin
 from sqlmodel import Session, func, select
 
 from intake.mail import ChildLimits, ImapMailbox, MailboxPolicy, MailLimits
-from intake.scan import IntakeContext, read_file
+from intake.scan import IntakeContext, load_calibration, read_file
 from kopplingar.database import upgrade_all
 from kopplingar.errors import CliError
 from kopplingar.mailing import MailIntake
@@ -136,7 +136,8 @@ def run(count: int, jobs: int, database_url: str | None, baseline: bool) -> str:
             session.commit()
         attachments = _attachments(count)
         intake_ctx = IntakeContext(
-            qr_key=SAMPLE_QR_KEY, templates=RenderedTemplates(MAILBOX), today=REFERENCE_DATE
+            qr_key=SAMPLE_QR_KEY, templates=RenderedTemplates(MAILBOX), today=REFERENCE_DATE,
+            calibration=load_calibration(),
         )
         with LocalDovecot(root / "dovecot") as dovecot, LocalSmtp(root / "smtp") as smtp:
             dovecot.add_user(USER, PASSWORD)

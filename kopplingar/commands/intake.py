@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from forms import display_form_id
 from intake.mail import MailSource, PollSummary, StopWatching, WatchState, WatchTiming, watch
-from intake.scan import IntakeContext, enqueue_file, file_json, read_file
+from intake.scan import IntakeContext, enqueue_file, file_json, load_calibration, read_file
 from kopplingar.context import build_context
 from kopplingar.database import require_all_current
 from kopplingar.errors import MissingInput
@@ -49,7 +49,8 @@ def file(
     require_all_current(app_ctx.engine)
     assert app_ctx.images_dir is not None
     store = ImageStore(app_ctx.images_dir)
-    ctx = IntakeContext(qr_key=app_ctx.qr_key, templates=RenderedTemplates(app_ctx.mailbox_address))
+    ctx = IntakeContext(qr_key=app_ctx.qr_key, templates=RenderedTemplates(app_ctx.mailbox_address),
+                        calibration=load_calibration())
     queued = unreadable = blank = 0
     for path in paths:
         with Session(app_ctx.engine) as session:
