@@ -103,6 +103,7 @@ def test_disconnect_lost_race_is_a_conflict(
 
 
 # Row locks and waiting writers are observable on PostgreSQL only.
+@pytest.mark.serial
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("kind", ["dual", "disconnect"])
 def test_concurrent_apply_on_postgresql_waits_then_conflicts(reg: Engine, kind: str) -> None:

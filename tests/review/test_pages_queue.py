@@ -256,6 +256,7 @@ def test_on_sqlite_each_page_is_an_index_range_without_a_sort(site: Site, queue:
                 assert "TEMP B-TREE" not in plan, (sort, plan)
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 def test_a_deep_page_of_ten_thousand_costs_what_the_first_costs(site: Site) -> None:
     """Keyset paging: no OFFSET, so page 150 reads 51 rows like page 1."""

@@ -291,6 +291,7 @@ def test_an_empty_batch_is_an_empty_answer(pool: ReaderPool) -> None:
 # -- failures ----------------------------------------------------------------------------------
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 def test_a_file_over_the_time_limit_is_stopped_and_the_next_is_read(
     ctx: IntakeContext, corpus_url: str
@@ -324,6 +325,7 @@ def child_peak_bytes(pid: int) -> int:
     return int(kb.group(1)) * 1024
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 def test_a_file_over_the_memory_limit_fails_alone(
     pool: ReaderPool, started: Started, ctx: IntakeContext, corpus_url: str
@@ -341,6 +343,7 @@ def test_a_file_over_the_memory_limit_fails_alone(
     assert isinstance(normal, ScannedFile) and normal.documents[0].document.form_id
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 def test_a_reader_limited_to_40_mb_fails_each_file_and_the_pool_goes_on(
     ctx: IntakeContext, corpus_url: str
