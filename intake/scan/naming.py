@@ -116,6 +116,9 @@ def ocr_distance(read: str, recorded: str, *, stand_ins: Mapping[str, str] | Non
     b = unicodedata.normalize("NFC", recorded).casefold()
     stand = {k.casefold(): v.casefold() for k, v in (stand_ins or {}).items()}
     digraphs = [(x, y) for pair, single in _DIGRAPHS for x, y in ((pair, single), (single, pair))]
+    # The digraphs that start at each position of `read`, found once: testing all of
+    # them in every cell of the table was most of this function's time.
+    starting = [[(x, y) for x, y in digraphs if a.startswith(x, i)] for i in range(len(a) + 1)]
     inf = float("inf")
     # d[i][j]: the cost of a[:i] read for b[:j].
     d = [[inf] * (len(b) + 1) for _ in range(len(a) + 1)]
@@ -137,8 +140,8 @@ def ocr_distance(read: str, recorded: str, *, stand_ins: Mapping[str, str] | Non
                         if i + n <= len(a) and all(ch in stand[b[j]] for ch in a[i:i + n]):
                             d[i + n][j + 1] = min(d[i + n][j + 1], here + STAND_IN_COST)
                 d[i + 1][j + 1] = min(d[i + 1][j + 1], here + _substitution(a[i], b[j]))
-            for x, y in digraphs:
-                if a.startswith(x, i) and b.startswith(y, j):
+            for x, y in starting[i]:
+                if b.startswith(y, j):
                     d[i + len(x)][j + len(y)] = min(d[i + len(x)][j + len(y)],
                                                     here + CONFUSABLE_COST)
     return d[len(a)][len(b)]
