@@ -35,6 +35,7 @@ __all__ = [
     "name_score",
     "near_numbers",
     "ocr_distance",
+    "ocr_distance_parts",
     "ocr_slip",
     "percent",
     "shown_number",
@@ -112,17 +113,41 @@ def ocr_distance(read: str, recorded: str, *, stand_ins: Mapping[str, str] | Non
     Every other character of `read` is aligned with one of `recorded` or
     paid for, so a stand-in never swallows a neighbouring letter.
     """
+    return sum(ocr_distance_parts(read, recorded, stand_ins=stand_ins))
+
+
+def ocr_distance_parts(read: str, recorded: str, *, split: str = "@",
+                       stand_ins: Mapping[str, str] | None = None) -> tuple[float, float]:
+    """`ocr_distance` in two parts: the edits of what comes before `recorded`'s first
+    `split` character, and the rest (the split character itself included).
+
+    Both parts lie on one cheapest alignment; of equally cheap ones, the one that
+    puts the most edits before the split. For an e-mail address: the local
+    part's edits apart from the domain's. Without `split` in `recorded`, all
+    edits are in the first part.
+    """
     a = unicodedata.normalize("NFC", read).casefold()
     b = unicodedata.normalize("NFC", recorded).casefold()
+    cut = b.find(split.casefold()) if split else -1
+    cut = len(b) if cut < 0 else cut
     stand = {k.casefold(): v.casefold() for k, v in (stand_ins or {}).items()}
     digraphs = [(x, y) for pair, single in _DIGRAPHS for x, y in ((pair, single), (single, pair))]
     # The digraphs that start at each position of `read`, found once: testing all of
     # them in every cell of the table was most of this function's time.
     starting = [[(x, y) for x, y in digraphs if a.startswith(x, i)] for i in range(len(a) + 1)]
     inf = float("inf")
-    # d[i][j]: the cost of a[:i] read for b[:j].
+    # d[i][j]: the cost of a[:i] read for b[:j]; before[i][j]: of that, the edits made
+    # before column `cut` was left (the path's cost where it crossed the split).
     d = [[inf] * (len(b) + 1) for _ in range(len(a) + 1)]
+    before = [[0.0] * (len(b) + 1) for _ in range(len(a) + 1)]
     d[0][0] = 0.0
+
+    def relax(x: int, y: int, cost: float, i: int, j: int) -> None:
+        carried = d[i][j] if j <= cut else before[i][j]
+        if cost < d[x][y] or (cost == d[x][y] and carried > before[x][y]):
+            d[x][y] = cost
+            before[x][y] = carried if y > cut else cost
+
     for i in range(len(a) + 1):
         for j in range(len(b) + 1):
             here = d[i][j]
@@ -130,21 +155,21 @@ def ocr_distance(read: str, recorded: str, *, stand_ins: Mapping[str, str] | Non
                 continue
             if i < len(a):  # a[i] read where nothing is recorded
                 doubled = (i > 0 and a[i] == a[i - 1]) or (j > 0 and a[i] == b[j - 1])
-                d[i + 1][j] = min(d[i + 1][j], here + (DOUBLED_COST if doubled else 1.0))
+                relax(i + 1, j, here + (DOUBLED_COST if doubled else 1.0), i, j)
             if j < len(b):  # b[j] recorded, not read
                 doubled = (j > 0 and b[j] == b[j - 1]) or (j + 1 < len(b) and b[j] == b[j + 1])
-                d[i][j + 1] = min(d[i][j + 1], here + (DOUBLED_COST if doubled else 1.0))
+                relax(i, j + 1, here + (DOUBLED_COST if doubled else 1.0), i, j)
             if i < len(a) and j < len(b):
                 if b[j] in stand and a[i] != b[j]:
                     for n in (1, 2):
                         if i + n <= len(a) and all(ch in stand[b[j]] for ch in a[i:i + n]):
-                            d[i + n][j + 1] = min(d[i + n][j + 1], here + STAND_IN_COST)
-                d[i + 1][j + 1] = min(d[i + 1][j + 1], here + _substitution(a[i], b[j]))
+                            relax(i + n, j + 1, here + STAND_IN_COST, i, j)
+                relax(i + 1, j + 1, here + _substitution(a[i], b[j]), i, j)
             for x, y in starting[i]:
                 if b.startswith(y, j):
-                    d[i + len(x)][j + len(y)] = min(d[i + len(x)][j + len(y)],
-                                                    here + CONFUSABLE_COST)
-    return d[len(a)][len(b)]
+                    relax(i + len(x), j + len(y), here + CONFUSABLE_COST, i, j)
+    total, first = d[len(a)][len(b)], before[len(a)][len(b)]
+    return first, total - first
 
 
 def name_score(written: str, recorded: str) -> float:
