@@ -303,6 +303,7 @@ def align_page(
         reprojection_mm=error_mm,
         rotation_deg=rotation_of(h, dpi),
         dpi=dpi,
+        homography=np.asarray(h, np.float64),
     )
 
 

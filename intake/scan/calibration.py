@@ -46,7 +46,8 @@ SURE = 0.6  # at or above: shown as confirmed, no finding for its confidence (va
 TARGET = 0.995  # share of sure values that must be exact
 NEVER = 1.01  # a raw threshold no reading reaches: the type is never sure
 CALIBRATION_PATH = Path(__file__).with_name("models") / "calibration.json"
-HOWS = ("print", "hand", "changed")  # the ways of reading (`FieldReading.read_by`)
+# The ways of reading (`FieldReading.read_by`).
+HOWS = ("print", "hand", "changed", "pdf-field", "pdf-text")
 
 log = logging.getLogger(__name__)
 

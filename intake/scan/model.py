@@ -28,6 +28,47 @@ CANONICAL_DPI = 200
 Gray = npt.NDArray[np.uint8]
 
 
+PixelBox = tuple[float, float, float, float]  # left, top, right, bottom in image pixels
+
+
+@dataclass(frozen=True)
+class PdfWidget:
+    """One AcroForm widget of a born-digital page (`pdflayer`)."""
+
+    name: str  # the field's full name: our spec's field name, or a comb group's
+    kind: str  # "text", "check", "radio", "choice", "signature", "other"
+    value: str  # the field's value ("Off" for an unticked box, as PDF says)
+    checked: bool  # for a check box or radio button: this widget is on
+    export: str  # for a check box or radio button: the value it stands for
+    box: PixelBox
+
+
+@dataclass(frozen=True)
+class PdfChar:
+    """One character of a born-digital page's text layer."""
+
+    text: str
+    box: PixelBox
+    visible: bool  # drawn so a person sees it (not render mode 3, not white on white)
+
+
+@dataclass(frozen=True)
+class PdfOverlay:
+    """An annotation that is not a form field or a link: free text, a stamp, ink..."""
+
+    subtype: str
+    box: PixelBox
+
+
+@dataclass(frozen=True)
+class PdfLayer:
+    """What a born-digital PDF page holds besides its pixels, in pixels of its image."""
+
+    widgets: tuple[PdfWidget, ...]
+    chars: tuple[PdfChar, ...]
+    overlays: tuple[PdfOverlay, ...]
+
+
 @dataclass(frozen=True)
 class PageImage:
     """One page out of an input file, as decoded, before any geometry."""
@@ -36,6 +77,8 @@ class PageImage:
     index: int  # 0-based page number within the file
     image: Gray
     dpi: float | None  # from the file when it says; None for a photo
+    # A PDF page drawn from vectors (not one scanned image): its fields and text.
+    layer: PdfLayer | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +102,8 @@ class AlignedPage:
     reprojection_mm: float  # RMS reprojection error of the markers: how well the fit holds
     rotation_deg: float  # how the page was turned (0, 90, 180, 270 plus skew), for the reviewer
     dpi: int = CANONICAL_DPI  # resolution of `image`; boxes map with Box.to_pixels(dpi)
+    # The page image's pixels onto `image`'s (3x3); the text layer's boxes go through it.
+    homography: npt.NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True)

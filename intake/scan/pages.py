@@ -10,7 +10,10 @@ error, so a hostile or broken attachment costs milliseconds and ends in an
 PDF pages are rendered with pypdfium2 at a resolution chosen from the page
 size, so that an A4 page comes out at about `PageLimits.pdf_dpi`; a page that
 is one scanned image is rendered at that image's own resolution instead (no
-resampling of the customer's pixels), within the limits. Images go through
+resampling of the customer's pixels), within the limits. A page drawn from
+vectors is rendered with its form fields (a value typed into our fillable
+form is on the image), and carries what `pdflayer` reads of it: its fields'
+values, its text and its other annotations. Images go through
 Pillow: JPEG, PNG, TIFF (every page), WebP and BMP, with the EXIF orientation
 applied.
 """
@@ -32,7 +35,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from forms import MM_PER_INCH, PAGE_HEIGHT_MM
 from intake.errors import InputRejected
-from intake.scan.model import Gray, PageImage
+from intake.scan.model import Gray, PageImage, PdfLayer
+from intake.scan.pdflayer import read_layer
 
 # The libraries' own words (pdfium, Pillow) go here, for the operator; the
 # reasons people see are our sentences.
@@ -155,6 +159,8 @@ def _open_pdf(data: bytes) -> pdfium.PdfDocument:
 def _pdf_pages(data: bytes, name: str, limits: PageLimits) -> list[PageImage]:
     doc = _open_pdf(data)
     try:
+        # Before any page is loaded: pages then carry their form fields, drawn and readable.
+        doc.init_forms()
         count = len(doc)
         if count == 0:
             raise _reject("the PDF has no pages", "PDF-filen har inga sidor.")
@@ -163,20 +169,22 @@ def _pdf_pages(data: bytes, name: str, limits: PageLimits) -> list[PageImage]:
         for index in range(count):
             page = doc[index]
             try:
-                pixels, dpi = _pdf_page(page, index, limits)
+                pixels, dpi, layer = _pdf_page(doc, page, index, limits)
             except pdfium.PdfiumError as exc:
                 log.info("pdfium cannot render page %d: %s", index + 1, exc)
                 raise _reject(f"page {index + 1} of the PDF cannot be rendered",
                               f"Sidan {index + 1} i PDF-filen kan inte läsas.") from exc
             finally:
                 page.close()
-            pages.append(PageImage(name, index, pixels, dpi))
+            pages.append(PageImage(name, index, pixels, dpi, layer))
         return pages
     finally:
         doc.close()
 
 
-def _pdf_page(page: pdfium.PdfPage, index: int, limits: PageLimits) -> tuple[Gray, float]:
+def _pdf_page(doc: pdfium.PdfDocument, page: pdfium.PdfPage, index: int, limits: PageLimits
+              ) -> tuple[Gray, float, PdfLayer | None]:
+    """The page's image and resolution; for a page drawn from vectors, its layer too."""
     width, height = page.get_size()
     # Scaling by the long side makes a page of any paper size (or a photo put
     # into a PDF at 72 points per pixel) come out with about as many pixels
@@ -190,14 +198,19 @@ def _pdf_page(page: pdfium.PdfPage, index: int, limits: PageLimits) -> tuple[Gra
         if limits.min_pdf_dpi <= native_dpi / a4_scale:
             extracted = _extract_scan(image, page.get_rotation())
             if extracted is not None:
-                return _cap_resolution(extracted, native_dpi, limits.max_pdf_dpi * a4_scale)
+                return (*_cap_resolution(extracted, native_dpi, limits.max_pdf_dpi * a4_scale),
+                        None)
         dpi = min(max(native_dpi / a4_scale, limits.min_pdf_dpi), limits.max_pdf_dpi) * a4_scale
     else:
         dpi = limits.pdf_dpi * a4_scale
     _check_pixels(index, round(width / POINTS_PER_INCH * dpi),
                   round(height / POINTS_PER_INCH * dpi), limits)
-    bitmap = page.render(scale=dpi / POINTS_PER_INCH, grayscale=True, may_draw_forms=False)
-    return _gray(bitmap.to_numpy()), dpi
+    # Form fields drawn: a value typed into a field is on the page as the customer saw it.
+    bitmap = page.render(scale=dpi / POINTS_PER_INCH, grayscale=True, may_draw_forms=True)
+    pixels = _gray(bitmap.to_numpy())
+    if scan is not None:
+        return pixels, dpi, None
+    return pixels, dpi, read_layer(doc, page, pixels.shape[1], pixels.shape[0])
 
 
 def _gray(pixels: npt.NDArray[np.uint8]) -> Gray:

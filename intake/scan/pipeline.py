@@ -40,12 +40,14 @@ from forms import FormKind, QrPayload, display_form_id, form_spec, sign_payload
 from intake.errors import InputRejected
 from intake.scan.align import align_page, identify_aligned
 from intake.scan.calibration import Calibration
+from intake.scan.digital import has_form_layer, read_digital
 from intake.scan.identify import identify_page
 from intake.scan.model import (
     CANONICAL_DPI,
     AlignedPage,
     AlignmentFailure,
     DocumentResult,
+    FieldReading,
     Finding,
     Gray,
     Identification,
@@ -281,13 +283,26 @@ def _read_aligned(
                     "utfärdade blanketter för hand.",
                 )
             )
-    expected = None
-    if issued is not None and qr_valid:
-        payload = sign_payload(ctx.qr_key, kind.code, issued.version, issued.id)
-        expected = ctx.templates.expected(kind, issued.values, payload)
     blank = ctx.templates.blank(kind)
-    fields = read_fields(aligned, spec, expected=expected, blank=blank, today=ctx.today,
-                         calibration=ctx.calibration)
+    layer = aligned.page.layer
+    only: frozenset[str] | None = None
+    fields: dict[str, FieldReading] = {}
+    if layer is not None and has_form_layer(layer, spec):
+        # Born digital: the values are in the file; only what it cannot vouch for is read.
+        digital = read_digital(aligned, spec, layer, blank)
+        fields, only = dict(digital.fields), digital.to_read
+        extra.append(Finding(
+            "pdf.digital", Severity.INFO,
+            "Blanketten kom som PDF-fil, inte som skanning: värdena lästes direkt ur filen."))
+        extra.extend(digital.findings)
+    if only is None or only:
+        expected = None
+        if issued is not None and qr_valid:
+            payload = sign_payload(ctx.qr_key, kind.code, issued.version, issued.id)
+            expected = ctx.templates.expected(kind, issued.values, payload)
+        fields.update(read_fields(aligned, spec, expected=expected, blank=blank,
+                                  today=ctx.today, calibration=ctx.calibration, only=only))
+    fields = {f.name: fields[f.name] for f in spec.fields if f.name in fields}
     signatures = read_signatures(aligned, spec, blank, thresholds=ctx.thresholds)
     document = DocumentResult(
         kind=kind,

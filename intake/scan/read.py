@@ -347,7 +347,7 @@ def _at_page_size(page: Gray | None, image: Gray) -> Gray | None:
 def read_fields(
     aligned: AlignedPage, spec: FormSpec, *, expected: Gray | None = None,
     blank: Gray | None = None, today: dt.date | None = None,
-    calibration: Calibration | None = None,
+    calibration: Calibration | None = None, only: frozenset[str] | None = None,
 ) -> dict[str, FieldReading]:
     """Every field of `spec` read from the aligned page, with one Tesseract call.
 
@@ -359,25 +359,28 @@ def read_fields(
     bounds the signing dates it prefers. `calibration` puts each reading's
     confidence on the product's scale, per field type and way of reading
     (`calibration`); without it confidences stay as the readers gave them.
-    Either way each reading records how it was read (`read_by`).
+    Either way each reading records how it was read (`read_by`). `only`
+    restricts the reading to those fields (the rest of a born-digital page
+    came from its PDF layer, `digital`).
     """
     image = aligned.image
     dpi = page_dpi(image)
     expected = _at_page_size(expected, image)
     template = expected if expected is not None else _at_page_size(blank, image)
-    hand = ({f.name for f in spec.fields if is_hand_comb(f, template, dpi)}
+    wanted = tuple(f for f in spec.fields if only is None or f.name in only)
+    hand = ({f.name for f in wanted if is_hand_comb(f, template, dpi)}
             if template is not None else set())
     # A printed number with a digit changed by hand is read cell by cell, not by Tesseract.
     changed: dict[str, HandReading] = {}
     sheet_blank = _at_page_size(blank, image)
     if expected is not None and sheet_blank is not None:
-        for f in spec.fields:
+        for f in wanted:
             if f.name not in hand and (by_pen := read_changed_comb(
                     image, expected, sheet_blank, f, dpi)) is not None:
                 changed[f.name] = by_pen
 
     strips: dict[str, _Strip] = {}
-    for field in spec.fields:
+    for field in wanted:
         if field.type is FieldType.CHOICE or field.name in hand or field.name in changed:
             continue
         make = _comb_strip if field.is_comb else _text_strip
@@ -395,7 +398,7 @@ def read_fields(
         words = _assign(found, on_canvas)
 
     readings: dict[str, FieldReading] = {}
-    for field in spec.fields:
+    for field in wanted:
         doubtful: tuple[int, ...] = ()
         if field.type is FieldType.CHOICE:
             value, raw, confidence = _choice_reading(image, field, dpi)

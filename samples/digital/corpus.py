@@ -1,0 +1,407 @@
+"""The born-digital cases, made the way customers' software makes them.
+
+Values come from the sample registry (`samples.scans.values`), forms from
+the product's own renderer, and the customer's side from the libraries
+their viewers resemble: pypdf fills AcroForm fields (generating appearance
+streams, or leaving them to the reader as viewers that set NeedAppearances
+do), reportlab draws what "Fill & Sign" tools add on the page (typed dates,
+a pasted signature image, a white box and new digits), pypdf puts a page
+scaled onto A4 as a print-to-PDF driver does, and pdfium flattens fields
+into the page. Every case's truth says what the page shows a person: a
+value typed over the print is the new value, whatever the file's text says
+under it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from pypdf import PdfReader, PdfWriter, Transformation
+from pypdf.annotations import FreeText
+from pypdf.generic import (
+    ArrayObject,
+    BooleanObject,
+    DictionaryObject,
+    FloatObject,
+    NameObject,
+    StreamObject,
+)
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen.canvas import Canvas
+
+from forms import PAGE_HEIGHT_MM, PAGE_WIDTH_MM, FieldSpec, FormKind, form_spec, sign_payload
+from render.acroform import comb_field_names
+from render.fields import comb_characters, comb_groups
+from render.issue import blank_form
+from render.page import Page, mm_to_pt
+from render.pdf import render_form_pdf
+from samples import SAMPLE_QR_KEY
+from samples.scans.corpus import REFERENCE_DATE
+from samples.scans.fill import MAILBOX
+from samples.scans.handwriting import InkLayer, Pen, signature
+from samples.scans.values import (
+    SampleRegistry,
+    random_form_id,
+    signatory_fields,
+    signing_date,
+    value_set,
+)
+
+TRUTH_FILE = "truth.json"
+ISSUED_FILE = "issued.json"
+DEFAULT_SEED = 20261204
+SCANNED_PAGE = Path(__file__).parent.parent / "scans" / "corpus" / "002-office-jpeg.jpg"
+TYPED_FONT = ("Helvetica", 11.0)  # what a viewer's "add text" tool types in
+PRINT_SCALE = 0.95  # "fit to printable area": the page shrunk and centred on A4
+SIGNATURE_DPI = 300
+
+
+@dataclass(frozen=True)
+class DigitalSummary:
+    out_dir: Path
+    files: int
+    seconds: float
+
+    def line(self) -> str:
+        return f"{self.out_dir}: {self.files} born-digital files in {self.seconds:.1f} s"
+
+
+@dataclass
+class _Doc:
+    """One form of a case: its values as the page shows them, and how each should be read."""
+
+    kind: FormKind
+    form_id: str | None
+    fields: dict[str, str]
+    signatures: dict[str, str]
+    read_from: dict[str, str]  # field -> "pdf-field" | "pdf-text" | "pixels"
+    page: int = 0
+    scored: bool = True
+
+
+# -- the customer's tools --------------------------------------------------------------------
+
+def fill_fields(pdf: bytes, values: dict[str, str], kind: FormKind, *, appearances: bool) -> bytes:
+    """`values` typed into the fillable form's fields, as a viewer saves them."""
+    spec = form_spec(kind)
+    typed: dict[str, str] = {}
+    for field in spec.fields:
+        value = values.get(field.name, "")
+        if not value:
+            continue
+        if field.is_comb:
+            chars = comb_characters(field, value)
+            start = 0
+            for name, cells in zip(comb_field_names(field), comb_groups(field), strict=True):
+                typed[name] = chars[start:start + len(cells)]
+                start += len(cells)
+        elif field.options:
+            typed[field.name] = f"/{value}"
+        else:
+            typed[field.name] = value
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.update_page_form_field_values(writer.pages[0], typed, auto_regenerate=appearances)
+    if not appearances:
+        # A viewer that leaves drawing to the reader: values only, and NeedAppearances.
+        for ref in writer.pages[0].get("/Annots", []):
+            annot = ref.get_object()
+            parent = annot.get("/Parent")
+            ftype = annot.get("/FT") or (parent.get_object().get("/FT") if parent else None)
+            if ftype == "/Tx" and "/AP" in annot:
+                del annot["/AP"]
+        acro = writer._root_object["/AcroForm"].get_object()
+        assert isinstance(acro, DictionaryObject)
+        acro[NameObject("/NeedAppearances")] = BooleanObject(True)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _signature_png(area_w: float, area_h: float, rng: np.random.Generator) -> ImageReader:
+    """A signature as a phone or a scanner gives it: ink on a transparent background."""
+    k = SIGNATURE_DPI / 25.4
+    layer = InkLayer((round(area_h * k), round(area_w * k)), SIGNATURE_DPI, Pen.random(rng))
+    w, h = area_w * float(rng.uniform(0.5, 0.8)), area_h * float(rng.uniform(0.5, 0.8))
+    signature(layer, (area_w * 0.1, area_h * 0.8), w, h, rng)
+    rgba = np.zeros((*layer.alpha.shape, 4), np.uint8)
+    rgba[..., :3] = layer.pen.colour
+    rgba[..., 3] = layer.alpha
+    ok, png = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    assert ok
+    return ImageReader(io.BytesIO(png.tobytes()))
+
+
+def _overlay(pdf: bytes, draw: Callable[[Canvas], None]) -> bytes:
+    """`pdf`'s first page with what `draw` puts on a transparent A4 sheet merged on top."""
+    sheet = io.BytesIO()
+    canvas = Canvas(sheet, pagesize=(mm_to_pt(PAGE_WIDTH_MM), mm_to_pt(PAGE_HEIGHT_MM)))
+    draw(canvas)
+    canvas.showPage()
+    canvas.save()
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.pages[0].merge_page(PdfReader(io.BytesIO(sheet.getvalue())).pages[0])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _type_in_cells(canvas: Canvas, field: FieldSpec, value: str) -> None:
+    canvas.setFont(*TYPED_FONT)
+    canvas.setFillColorRGB(0, 0, 0)
+    for cell, ch in zip(field.cells, comb_characters(field, value), strict=False):
+        canvas.drawCentredString(Page.x(cell.x + cell.w / 2), Page.y(cell.y + cell.h * 0.7), ch)
+
+
+def fill_and_sign(pdf: bytes, kind: FormKind, dates: dict[str, str] | None,
+                  rng: np.random.Generator, *, sign: bool = True) -> bytes:
+    """Per party, the date typed into its cells (unless `dates` is None) and a signature
+    image pasted into its area (unless not `sign`)."""
+    spec = form_spec(kind)
+
+    def draw(canvas: Canvas) -> None:
+        for sig in spec.signatures:
+            if dates is not None:
+                _type_in_cells(canvas, spec.field(sig.date_field), dates[sig.party])
+            if sign:
+                a = sig.area
+                canvas.drawImage(_signature_png(a.w, a.h, rng), Page.x(a.x), Page.y(a.bottom),
+                                 mm_to_pt(a.w), mm_to_pt(a.h), mask="auto")
+    return _overlay(pdf, draw)
+
+
+def paste_signatures(pdf: bytes, kind: FormKind, rng: np.random.Generator) -> bytes:
+    """A signature image pasted into every party's signature area."""
+    return fill_and_sign(pdf, kind, None, rng)
+
+
+def printed_to_pdf(pdf: bytes, scale: float = PRINT_SCALE) -> bytes:
+    """The page as a print-to-PDF driver writes it: scaled to the printable area, centred."""
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    w, h = float(page.mediabox.width), float(page.mediabox.height)
+    writer = PdfWriter()
+    target = writer.add_blank_page(w, h)
+    target.merge_transformed_page(page, Transformation().scale(scale).translate(
+        w * (1 - scale) / 2, h * (1 - scale) / 2))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def flattened(pdf: bytes) -> bytes:
+    """Form fields burnt into the page (pdfium's flatten, as "print as image-less PDF")."""
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        doc.init_forms()
+        page = doc[0]
+        pdfium_c.FPDFPage_Flatten(page, pdfium_c.FLAT_PRINT)
+        page.close()
+        out = io.BytesIO()
+        doc.save(out)
+        return out.getvalue()
+    finally:
+        doc.close()
+
+
+def free_text_over(pdf: bytes, field: FieldSpec, text: str) -> bytes:
+    """A viewer's text box typed over a printed value: a FreeText annotation with the
+    appearance stream a viewer writes (white box, the text in Helvetica)."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    box = field.box
+    rect = (Page.x(box.x), Page.y(box.bottom), Page.x(box.right), Page.y(box.y))
+    w, h = rect[2] - rect[0], rect[3] - rect[1]
+    size = TYPED_FONT[1] + 3
+    escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    appearance = StreamObject()
+    appearance.set_data(
+        f"q 1 g 0 0 {w:.2f} {h:.2f} re f 0 g BT /Helv {size} Tf 4 {(h - size * 0.7) / 2:.2f} Td "
+        f"({escaped}) Tj ET Q".encode("latin-1"))
+    appearance.update({
+        NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+        NameObject("/BBox"): ArrayObject([FloatObject(0), FloatObject(0), FloatObject(w),
+                                          FloatObject(h)]),
+        NameObject("/Resources"): DictionaryObject({NameObject("/Font"): DictionaryObject({
+            NameObject("/Helv"): DictionaryObject({
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica")})})}),
+    })
+    annot = FreeText(text=text, rect=rect, font="Helvetica", font_size=f"{size}pt",
+                     font_color="000000", border_color=None, background_color="ffffff")
+    annot[NameObject("/AP")] = DictionaryObject({NameObject("/N"): writer._add_object(appearance)})
+    writer.add_annotation(page_number=0, annotation=annot)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def white_out(pdf: bytes, field: FieldSpec, new: str) -> bytes:
+    """An editor's white box over a printed number, and the new digits typed on it."""
+    def draw(canvas: Canvas) -> None:
+        canvas.setFillColorRGB(1, 1, 1)
+        for cell in field.cells:
+            c = cell.inset(0.5)
+            canvas.rect(Page.x(c.x), Page.y(c.bottom), mm_to_pt(c.w), mm_to_pt(c.h),
+                        stroke=0, fill=1)
+        _type_in_cells(canvas, field, new)
+    return _overlay(pdf, draw)
+
+
+def with_scanned_page(scan: Path, pdf: bytes) -> bytes:
+    """A scanned page (one image over the page, as a scanner's PDF) followed by `pdf`."""
+    sheet = io.BytesIO()
+    size = (mm_to_pt(PAGE_WIDTH_MM), mm_to_pt(PAGE_HEIGHT_MM))
+    canvas = Canvas(sheet, pagesize=size)
+    canvas.drawImage(ImageReader(str(scan)), 0, 0, *size)
+    canvas.showPage()
+    canvas.save()
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(sheet.getvalue())))
+    writer.append(PdfReader(io.BytesIO(pdf)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+# -- the cases -------------------------------------------------------------------------------
+
+def issued_pdf(values: dict[str, str], kind: FormKind, form_id: str) -> bytes:
+    spec = form_spec(kind)
+    return render_form_pdf(spec, values, mailbox=MAILBOX,
+                           payload=sign_payload(SAMPLE_QR_KEY, kind.code, spec.version, form_id))
+
+
+def _dates(kind: FormKind, rng: np.random.Generator) -> dict[str, str]:
+    return {s.party: signing_date(REFERENCE_DATE, rng) for s in form_spec(kind).signatures}
+
+
+def _with_dates(kind: FormKind, values: dict[str, str], dates: dict[str, str]) -> dict[str, str]:
+    out = dict(values)
+    for sig in form_spec(kind).signatures:
+        out[sig.date_field] = dates[sig.party]
+    return out
+
+
+def _how(kind: FormKind, default: str, **special: str) -> dict[str, str]:
+    """How each field should be read: `default`, but a choice without a form field (a
+    printed cross) by its pixels, and the `special` ones as given."""
+    spec = form_spec(kind)
+    return {f.name: special.get(f.name, "pixels" if f.options and default == "pdf-text"
+                                else default) for f in spec.fields}
+
+
+def _cases(reg: SampleRegistry, rng: np.random.Generator
+           ) -> tuple[list[tuple[str, bytes, list[_Doc]]], list[dict[str, Any]]]:
+    """(file name, bytes, its documents' truth) per case, and the forms issued for them."""
+    out: list[tuple[str, bytes, list[_Doc]]] = []
+    issued: list[dict[str, Any]] = []
+
+    def record(kind: FormKind, form_id: str, values: dict[str, str]) -> dict[str, Any]:
+        entry = {"form_id": form_id, "kind": kind.value, "version": form_spec(kind).version,
+                 "values": values,
+                 "signatories": {p: values[f[0]] for p, f in signatory_fields(kind).items()}}
+        issued.append(entry)
+        return entry
+
+    signed = dict.fromkeys(("client", "new_firm", "firm"), "signed")
+    for kind in (FormKind.DUAL, FormKind.DISCONNECT):
+        parties = [s.party for s in form_spec(kind).signatures]
+        both = {p: signed[p] for p in parties}
+        # Typed into the fillable blank form, with and without the viewer's appearances.
+        for appearances in (True, False):
+            values = _with_dates(kind, value_set(reg, kind, rng), _dates(kind, rng))
+            pdf = fill_fields(blank_form(kind, mailbox=MAILBOX).pdf, values, kind,
+                        appearances=appearances)
+            pdf = paste_signatures(pdf, kind, rng)
+            name = f"{kind.value}-typed-{'appearances' if appearances else 'values-only'}.pdf"
+            out.append((name, pdf, [_Doc(kind, None, values, both,
+                                         _how(kind, "pdf-field"))]))
+        # The pre-filled form mailed back untouched: nothing signed, no dates.
+        values = value_set(reg, kind, rng)
+        form_id = random_form_id(rng)
+        record(kind, form_id, values)
+        out.append((f"{kind.value}-issued-as-sent.pdf", issued_pdf(values, kind, form_id),
+                    [_Doc(kind, form_id, values, dict.fromkeys(parties, "empty"),
+                          _how(kind, "pdf-text"))]))
+        # Dates typed and a signature image pasted on ("Fill & Sign"), then printed to PDF.
+        values = value_set(reg, kind, rng)
+        form_id = random_form_id(rng)
+        record(kind, form_id, values)
+        dates = _dates(kind, rng)
+        signed_pdf = fill_and_sign(issued_pdf(values, kind, form_id), kind, dates, rng)
+        shown = _with_dates(kind, values, dates)
+        out.append((f"{kind.value}-issued-signed.pdf", signed_pdf,
+                    [_Doc(kind, form_id, shown, both, _how(kind, "pdf-text"))]))
+        out.append((f"{kind.value}-printed-to-pdf.pdf", printed_to_pdf(signed_pdf),
+                    [_Doc(kind, form_id, shown, both, _how(kind, "pdf-text"))]))
+    # Typed, then flattened: the values are page text now, the fields gone.
+    kind = FormKind.DUAL
+    values = _with_dates(kind, value_set(reg, kind, rng), _dates(kind, rng))
+    flat = flattened(paste_signatures(fill_fields(blank_form(kind, mailbox=MAILBOX).pdf, values,
+                                              kind, appearances=True), kind, rng))
+    out.append(("dual-typed-flattened.pdf", flat,
+                [_Doc(kind, None, values, {"client": "signed", "new_firm": "signed"},
+                      _how(kind, "pdf-text"))]))
+    # Tampering: a number typed over the print, as a text box and as a white box.
+    for how, make in (("free-text", free_text_over), ("white-box", white_out)):
+        values = value_set(reg, kind, rng)
+        form_id = random_form_id(rng)
+        record(kind, form_id, values)
+        other = value_set(reg, kind, rng)
+        target = "client_orgnr" if how == "free-text" else "client_subscription"
+        new = other[target]
+        dates = _dates(kind, rng)
+        pdf = make(fill_and_sign(issued_pdf(values, kind, form_id), kind, dates, rng),
+                   form_spec(kind).field(target), new)
+        shown = _with_dates(kind, values, dates) | {target: new}
+        out.append((f"dual-issued-overtyped-{how}.pdf", pdf,
+                    [_Doc(kind, form_id, shown, {"client": "signed", "new_firm": "signed"},
+                          _how(kind, "pdf-text", **{target: "pixels"}))]))
+    # A scanner's page and a typed page in one PDF: each is read its own way.
+    values = _with_dates(kind, value_set(reg, kind, rng), _dates(kind, rng))
+    typed = paste_signatures(fill_fields(blank_form(kind, mailbox=MAILBOX).pdf, values, kind,
+                                    appearances=True), kind, rng)
+    scan_truth = json.loads((SCANNED_PAGE.parent / TRUTH_FILE).read_text(encoding="utf-8"))
+    scanned = next(f for f in scan_truth["files"] if f["file"] == SCANNED_PAGE.name)
+    first = scanned["documents"][0]
+    out.append(("mixed-scan-and-typed.pdf", with_scanned_page(SCANNED_PAGE, typed), [
+        _Doc(FormKind(first["kind"]), first["form_id"], first["fields"], first["signatures"],
+             {}, page=0, scored=False),
+        _Doc(kind, None, values, {"client": "signed", "new_firm": "signed"},
+             _how(kind, "pdf-field"), page=1),
+    ]))
+    issued_scan = json.loads((SCANNED_PAGE.parent / ISSUED_FILE).read_text(encoding="utf-8"))
+    issued += [f for f in issued_scan["forms"] if f["form_id"] == first["form_id"]]
+    return out, issued
+
+
+def generate_digital(out_dir: Path, *, seed: int = DEFAULT_SEED) -> DigitalSummary:
+    """Every case into `out_dir`, with truth.json and issued.json; same seed, same files
+    (but for the PDFs' own creation dates and ids, which no reader looks at)."""
+    start = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    cases, issued = _cases(SampleRegistry(), rng)
+    files = []
+    for name, data, docs in cases:
+        (out_dir / name).write_bytes(data)
+        files.append({"file": name, "documents": [
+            {"page": d.page, "kind": d.kind.value, "form_id": d.form_id, "fields": d.fields,
+             "signatures": d.signatures, "read_from": d.read_from, "scored": d.scored}
+            for d in docs]})
+    truth = {"seed": seed, "reference_date": REFERENCE_DATE.isoformat(), "files": files}
+    (out_dir / TRUTH_FILE).write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n",
+                                      encoding="utf-8")
+    (out_dir / ISSUED_FILE).write_text(
+        json.dumps({"forms": issued}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return DigitalSummary(out_dir, len(files), time.perf_counter() - start)
+
+
