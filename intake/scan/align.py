@@ -50,6 +50,9 @@ DEFAULT_MAX_ERROR_MM = 1.0
 # Room around the QR box when reading it on the aligned page: alignment is good
 # to a fraction of a millimetre, the margin only keeps the quiet zone whole.
 QR_MARGIN_MM = 3.0
+# A born-digital page counts as placed exactly when every marker is this close to its place.
+PLACED_TOLERANCE_PX = 1.5
+PLACED_MARGIN_MM = 3.0  # the corner searched around each fiducial
 
 
 def _detector(windows: tuple[int, int, int], min_perimeter: float) -> cv2.aruco.ArucoDetector:
@@ -305,6 +308,34 @@ def align_page(
         dpi=dpi,
         homography=np.asarray(h, np.float64),
     )
+
+
+def exactly_placed(page: PageImage, *, dpi: int = CANONICAL_DPI,
+                   tolerance_px: float = PLACED_TOLERANCE_PX) -> AlignedPage | None:
+    """A born-digital page rendered already as the canonical page, or None.
+
+    A PDF page of A4 rendered at `dpi` with our form on it unscaled is the
+    canonical page pixel for pixel: warping it would only blur it. That is
+    checked, not assumed: every fiducial is looked for in its own corner
+    (a few milliseconds, against ~20 for the whole-page search and the warp)
+    and must sit within `tolerance_px` of its place. A page printed to PDF at
+    another scale, or turned, fails the check and is aligned as a scan is.
+    """
+    if page.layer is None or page.image.shape[::-1] != canonical_size(dpi):
+        return None
+    for fiducial in FIDUCIALS:
+        left, top, right, bottom = fiducial.box.inset(-PLACED_MARGIN_MM).to_pixels(dpi)
+        left, top = max(left, 0), max(top, 0)
+        found = _search(np.ascontiguousarray(page.image[top:bottom, left:right]), _QUICK)
+        quad = found.get(fiducial.marker_id)
+        if quad is None:
+            return None
+        where = quad + np.array([left, top], np.float32)
+        if float(np.abs(where - _canonical_corners(fiducial.marker_id, dpi)).max()) > tolerance_px:
+            return None
+    return AlignedPage(page=page, image=page.image, markers_found=tuple(
+        f.marker_id for f in FIDUCIALS), reprojection_mm=0.0, rotation_deg=0.0, dpi=dpi,
+        homography=np.eye(3))
 
 
 def identify_aligned(aligned: AlignedPage, qr_key: bytes) -> Identification:

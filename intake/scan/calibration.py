@@ -47,7 +47,8 @@ TARGET = 0.995  # share of sure values that must be exact
 NEVER = 1.01  # a raw threshold no reading reaches: the type is never sure
 CALIBRATION_PATH = Path(__file__).with_name("models") / "calibration.json"
 # The ways of reading (`FieldReading.read_by`).
-HOWS = ("print", "hand", "changed", "pdf-field", "pdf-text")
+HOWS = ("print", "hand", "changed", "pdf-field", "pdf-text", "pdf-mark",
+        "pdf-text-box")
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,11 @@ they say is then checked like any reading (validators, registry, issued form).
 What a person sees must be what is read. A field goes back to the pixels
 (`read.read_fields`, as a scan is read) and a warning says why, when:
 
-* an annotation that is not a form field (free text, a stamp, ink, a shape)
-  lies over it: it may hide or change the value the file holds;
+* an annotation that is not a form field (a stamp, ink, a shape) lies over
+  it: it may hide or change the value the file holds. A viewer's text box
+  over a field is read for its text, when the line its appearance shows
+  (read from the pixels) says the same; a warning says the print under it
+  is hidden, and a box whose text and appearance differ blocks;
 * characters of the text layer lie on top of each other (a number typed
   over the print, on a white box or not), or a visible one has no ink
   under it on the rendered page (text covered by a white box, or clipped);
@@ -52,14 +55,19 @@ from intake.scan.model import (
     Gray,
     PdfChar,
     PdfLayer,
+    PdfOverlay,
     PixelBox,
     Severity,
 )
 from intake.scan.naming import field_label
+from intake.scan.read import choice_reading, read_line
 from render.acroform import comb_field_names
 
 HOW_FIELD = "pdf-field"  # from an AcroForm field
 HOW_TEXT = "pdf-text"  # from the page's text layer
+HOW_BOX = "pdf-text-box"  # from a viewer's text box over the field, as its pixels show
+UNSURE_BOX = 0.3  # a text box whose text is not what it shows: the pixels' reading, doubted
+HOW_MARK = "pdf-mark"  # a choice ticked by a cross drawn on the page, read by its ink
 CROP_MARGIN_MM = 1.5  # as read.CROP_MARGIN: the reviewer's crop around the box
 TEMPLATE_INK = 0.1  # a character whose box is this inked on the blank form is its print
 HIDDEN_INK_PX = 2  # fewer dark pixels than this under a visible character: it is covered
@@ -152,6 +160,23 @@ def _cleaned(field: FieldSpec, raw: str) -> str:
         return raw.strip()  # what the file says stands; validation says what is wrong with it
 
 
+# The blank form's print, grown by two pixels, and its ink's integral image: per blank page
+# (they are cached, shared and read-only), not per page read.
+_TEMPLATES: dict[int, tuple[Gray, np.ndarray, np.ndarray]] = {}
+
+
+def _template_of(blank: Gray) -> tuple[np.ndarray, np.ndarray]:
+    cached = _TEMPLATES.get(id(blank))
+    if cached is None or cached[0] is not blank:
+        inked = (blank < INK_LEVEL).astype(np.uint8)
+        grown = cv2.dilate(inked, np.ones((5, 5), np.uint8)) > 0
+        cached = (blank, grown, cv2.integral(inked))
+        if len(_TEMPLATES) > 8:
+            _TEMPLATES.clear()
+        _TEMPLATES[id(blank)] = cached
+    return cached[1], cached[2]
+
+
 class _Page:
     """One aligned born-digital page: its layer on the canonical page, and its pixels."""
 
@@ -171,24 +196,34 @@ class _Page:
         # lies in some field is looked at further.
         placed = [_Placed(layer.chars[i], _row(mm[i]))
                   for i in np.flatnonzero(_in_any(mm, [f.box for f in spec.fields]))]
+        self.template, self.template_sum = _template_of(blank)
         # Invisible text is never a value; where it lies over ink, `stray_ink` sees the ink.
         self.chars = [p for p in placed
                       if p.char.visible and p.char.text.strip() and not self._template(p.mm)]
+        self.centres = np.array([((p.mm[0] + p.mm[2]) / 2, (p.mm[1] + p.mm[3]) / 2)
+                                 for p in self.chars]).reshape(-1, 2)
         # Word spaces have a width but no height and no ink: kept apart, for the words only.
         self.spaces = [p for p in placed if p.char.text == " "]
         over = _to_canonical([o.box for o in layer.overlays], h, self.k)
         self.overlays = [(o, _row(over[i])) for i, o in enumerate(layer.overlays)]
-        self.ink = self.image < INK_LEVEL
-        self.template = cv2.dilate((blank < INK_LEVEL).astype(np.uint8),
-                                   np.ones((5, 5), np.uint8)) > 0
 
     def _template(self, mm: tuple[float, float, float, float]) -> bool:
+        """Whether the blank form has print where this character is (a label, a hint)."""
         left, top, right, bottom = _px(mm, self.k, self.blank.shape)
-        crop = self.blank[top:bottom, left:right]
-        return crop.size > 0 and float((crop < INK_LEVEL).mean()) >= TEMPLATE_INK
+        if right <= left or bottom <= top:
+            return False
+        s = self.template_sum
+        inked = int(s[bottom, right] - s[top, right] - s[bottom, left] + s[top, left])
+        return inked >= TEMPLATE_INK * (right - left) * (bottom - top)
 
     def chars_in(self, box: Box) -> list[_Placed]:
-        return [p for p in self.chars if _inside(box, p.mm)]
+        c = self.centres
+        inside = ((c[:, 0] >= box.x - BOX_SLACK_MM) & (c[:, 0] <= box.right + BOX_SLACK_MM)
+                  & (c[:, 1] >= box.y - BOX_SLACK_MM) & (c[:, 1] <= box.bottom + BOX_SLACK_MM))
+        return [self.chars[i] for i in np.flatnonzero(inside)]
+
+    def ink(self, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+        return self.image[top:bottom, left:right] < INK_LEVEL
 
     def stacked(self, chars: list[_Placed]) -> bool:
         """Two characters drawn on top of each other: new text typed over the old."""
@@ -206,7 +241,7 @@ class _Page:
         """Some visible character has no ink under it on the rendered page."""
         for p in chars:
             left, top, right, bottom = _px(p.mm, self.k, self.image.shape)
-            if int(self.ink[top:bottom, left:right].sum()) < HIDDEN_INK_PX:
+            if int(self.ink(top, bottom, left, right).sum()) < HIDDEN_INK_PX:
                 return True
         return False
 
@@ -214,7 +249,7 @@ class _Page:
         """Ink in `box` that neither the form's print nor a character explains."""
         left, top, right, bottom = _px((box.x, box.y, box.right, box.bottom), self.k,
                                        self.image.shape)
-        stray = self.ink[top:bottom, left:right] & ~self.template[top:bottom, left:right]
+        stray = self.ink(top, bottom, left, right) & ~self.template[top:bottom, left:right]
         grow = EXPLAINED_MM
         for p in chars:
             cl, ct, cr, cb = _px((p.mm[0] - grow, p.mm[1] - grow, p.mm[2] + grow, p.mm[3] + grow),
@@ -258,13 +293,49 @@ class _Page:
         return np.ascontiguousarray(self.image[top:bottom, left:right])
 
 
+def _comparable(field: FieldSpec, text: str) -> str:
+    if field.type in (FieldType.ORGNR, FieldType.SUBSCRIPTION, FieldType.DATE):
+        return "".join(ch for ch in text if ch.isdigit())
+    return "".join(text.casefold().split())
+
+
+def _text_box(page: _Page, field: FieldSpec, overlay: PdfOverlay,
+              mm: tuple[float, float, float, float], findings: list[Finding],
+              spec: FormSpec) -> FieldReading:
+    """A field covered by a viewer's text box: the box's text, if that is what it shows.
+
+    The text box's /Contents is what the viewer typed; its appearance is what
+    the page shows, and a forged file could make them differ. So the line
+    shown is read from the pixels and must agree (digits for a number); the
+    reviewer is told either way, since the issued print under it is hidden.
+    """
+    label = field_label(spec.kind, field.name)
+    shown = read_line(page.image, Box(mm[0], mm[1], mm[2] - mm[0], mm[3] - mm[1]), page.dpi)
+    said = overlay.text.strip()
+    agree = _comparable(field, shown) == _comparable(field, said)
+    if agree:
+        findings.append(Finding(
+            "pdf.text_box", Severity.WARNING,
+            f"”{label}”: i PDF-filen har någon skrivit ”{said}” i en textruta ovanpå fältet; "
+            "det som stod under syns inte. Kontrollera mot PDF-filen.", field.name))
+        return FieldReading(name=field.name, value=_cleaned(field, said), raw=said,
+                            confidence=1.0, crop=page.crop(field.box), read_by=HOW_BOX)
+    findings.append(Finding(
+        "pdf.text_box", Severity.BLOCKING,
+        f"”{label}”: en textruta i PDF-filen säger ”{said}” men visar ”{shown}”. Filen kan "
+        "vara manipulerad; kontrollera den.", field.name))
+    return FieldReading(name=field.name, value=_cleaned(field, shown), raw=shown,
+                        confidence=UNSURE_BOX, crop=page.crop(field.box), read_by="print")
+
+
 def read_digital(aligned: AlignedPage, spec: FormSpec, layer: PdfLayer, blank: Gray
                  ) -> DigitalReading:
     """`spec`'s fields as the PDF layer of `aligned`'s page gives them (module docstring).
 
-    `blank` is the blank form at the aligned page's resolution. Choice fields
-    with no form field (a pre-filled form's printed cross) and the fields in
-    `to_read` are for `read.read_fields`.
+    `blank` is the blank form at the aligned page's resolution. A choice with
+    no form field (a pre-filled form's printed cross) is read by its ink
+    (`read.choice_reading`, exact on a render); the fields in `to_read` are
+    for `read.read_fields`.
     """
     page = _Page(aligned, spec, layer, blank)
     fields: dict[str, FieldReading] = {}
@@ -279,10 +350,14 @@ def read_digital(aligned: AlignedPage, spec: FormSpec, layer: PdfLayer, blank: G
             "sidan; kontrollera det mot PDF-filen.", field.name))
 
     for field in spec.fields:
-        over = [o for o, mm in page.overlays if _overlaps(field.box, mm)]
+        over = [(o, mm) for o, mm in page.overlays if _overlaps(field.box, mm)]
+        if len(over) == 1 and over[0][0].subtype == "freetext" and over[0][0].text.strip():
+            fields[field.name] = _text_box(page, field, *over[0], findings, spec)
+            continue
         if over:
-            look(field, "PDF-filen har en anteckning ovanpå fältet (till exempel en textruta "
-                        "eller stämpel), som kan dölja eller ändra det ifyllda värdet.")
+            look(field, "PDF-filen har en anteckning ovanpå fältet (till exempel en stämpel "
+                        "eller en ritad markering), som kan dölja eller ändra det ifyllda "
+                        "värdet.")
             continue
         chars = page.chars_in(field.box)
         from_widget = page.widget_value(field)
@@ -295,7 +370,12 @@ def read_digital(aligned: AlignedPage, spec: FormSpec, layer: PdfLayer, blank: G
         if from_widget is not None and (from_widget or not chars):
             raw, how = from_widget, HOW_FIELD
         elif field.type is FieldType.CHOICE:
-            to_read.add(field.name)  # a printed cross is read by its ink, exactly here
+            # A cross drawn on the page (our print, or a viewer's drawing): its ink, which
+            # a render has exactly.
+            value, raw, confidence = choice_reading(page.image, field, page.dpi)
+            fields[field.name] = FieldReading(
+                name=field.name, value=value, raw=raw, confidence=round(confidence, 4),
+                crop=page.crop(field.box), read_by=HOW_MARK)
             continue
         else:
             if page.stacked(chars):

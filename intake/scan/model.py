@@ -58,6 +58,7 @@ class PdfOverlay:
 
     subtype: str
     box: PixelBox
+    text: str = ""  # its /Contents: what a text box says it shows
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ throws away:
 * every character of the text layer with its box and whether a person can
   see it: a character drawn invisibly (text render mode 3, as a scanner's
   OCR layer is), or in white, is kept but marked hidden;
-* every other annotation (free text, stamps, ink, shapes) with its box: such
-  a thing drawn over a field may hide or change what the field's own value
-  says, and the reader must then look at the pixels (`digital`).
+* every other annotation (free text, stamps, ink, shapes) with its box and
+  its text (/Contents): such a thing drawn over a field may hide or change
+  what the field's own value says, and the reader must then look at the
+  pixels (`digital`).
 
 Boxes are in pixels of the rendered page image (x right, y down), mapped
 with pdfium's own page-to-device transform, so the page's /Rotate and size
@@ -110,7 +111,9 @@ def _widgets(doc: pdfium.PdfDocument, page: pdfium.PdfPage, device: _Device
             box = device.box(rect.left, rect.bottom, rect.right, rect.top)
             if subtype != pdfium_c.FPDF_ANNOT_WIDGET:
                 if subtype not in _FURNITURE:
-                    overlays.append(PdfOverlay(_SUBTYPES.get(subtype, "unknown"), box))
+                    overlays.append(PdfOverlay(
+                        _SUBTYPES.get(subtype, "unknown"), box,
+                        _wide(pdfium_c.FPDFAnnot_GetStringValue, annot, b"Contents")))
                 continue
             if form is None:
                 continue

@@ -38,7 +38,7 @@ from sqlmodel import Session
 
 from forms import FormKind, QrPayload, display_form_id, form_spec, sign_payload
 from intake.errors import InputRejected
-from intake.scan.align import align_page, identify_aligned
+from intake.scan.align import align_page, exactly_placed, identify_aligned
 from intake.scan.calibration import Calibration
 from intake.scan.digital import has_form_layer, read_digital
 from intake.scan.identify import identify_page
@@ -231,7 +231,7 @@ def _read_page(
 ) -> ScannedDocument:
     # Align first: on the canonical page the QR code's place is known, and decoding that
     # small region costs a fraction of searching the whole page as received.
-    aligned = align_page(page, dpi=CANONICAL_DPI)
+    aligned = exactly_placed(page, dpi=CANONICAL_DPI) or align_page(page, dpi=CANONICAL_DPI)
     if isinstance(aligned, AlignmentFailure):
         ident = identify_page(page, qr_key=ctx.qr_key)
         kind = ident.kind
@@ -308,7 +308,8 @@ def _read_aligned(
         kind=kind,
         form_id=ident.form_id,
         pages=[aligned.page.index],
-        quality_mm=edge_blur_mm(aligned.image),
+        # A render has no blur to measure; the figure describes scans.
+        quality_mm=None if only is not None else edge_blur_mm(aligned.image),
         fields=dict(fields),
         signatures=dict(signatures),
         findings=extra,

@@ -282,7 +282,7 @@ def _glyph_heights(canvas: Gray, words: list[OcrWord]) -> list[int]:
     return heights
 
 
-def _choice_reading(image: Gray, field: FieldSpec, dpi: float) -> tuple[str, str, float]:
+def choice_reading(image: Gray, field: FieldSpec, dpi: float) -> tuple[str, str, float]:
     """The ticked option by the ink inside each box (its printed outline erased)."""
     shares = []
     for option in field.options:
@@ -401,7 +401,7 @@ def read_fields(
     for field in wanted:
         doubtful: tuple[int, ...] = ()
         if field.type is FieldType.CHOICE:
-            value, raw, confidence = _choice_reading(image, field, dpi)
+            value, raw, confidence = choice_reading(image, field, dpi)
         elif field.name in hand and template is not None:
             by_hand = read_hand_comb(image, template, field, dpi,
                                      date_window(today) if today else None)
@@ -480,6 +480,21 @@ def _title_bands(image: Gray) -> tuple[list[Gray], int]:
     # Each band spans TITLE_WIDTH of a page as wide as every other: one resolution for all.
     dpi = round(bands[0].shape[1] / TITLE_WIDTH * MM_PER_INCH / PAGE_WIDTH_MM)
     return bands, dpi
+
+
+LINE_PSM = 7  # a single line of text
+
+
+def read_line(image: Gray, box: Box, dpi: float) -> str:
+    """The one line of text shown in `box` (mm) of an aligned page, by Tesseract: what a
+    person sees where a PDF's text box covers a field (`digital`)."""
+    crop, mask = _clean_crop(_crop(image, box, dpi))
+    if mask.sum() < MIN_INK_PIXELS:
+        return ""
+    padded = cv2.copyMakeBorder(crop, CANVAS_MARGIN, CANVAS_MARGIN, CANVAS_MARGIN,
+                                CANVAS_MARGIN, cv2.BORDER_CONSTANT, value=255)
+    words = recognise_words(np.asarray(padded, np.uint8), psm=LINE_PSM, dpi=round(dpi))
+    return " ".join(w.text for w in words)
 
 
 def classify_by_text(image: Gray) -> FormKind | None:

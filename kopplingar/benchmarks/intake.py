@@ -55,6 +55,8 @@ from intake.scan import (
     read_file,
 )
 from intake.scan.validate import LOW_CONFIDENCE
+from kopplingar.benchmarks.digital import report as digital_report
+from kopplingar.benchmarks.digital import score as score_digital
 from kopplingar.database import upgrade_all
 from kopplingar.errors import MissingInput
 from kopplingar.templates import RenderedTemplates
@@ -200,8 +202,13 @@ def read_corpus(corpus: Path, calibration: Calibration, limits: PageLimits | Non
     return out
 
 
-def run(corpus: Path, *, baseline: bool = True, calibration: Calibration | None = None) -> str:
-    """The report; `calibration` defaults to the committed one, as the product reads."""
+def run(corpus: Path, *, baseline: bool = True, calibration: Calibration | None = None,
+        digital: Path | None = None) -> str:
+    """The report; `calibration` defaults to the committed one, as the product reads.
+
+    `digital`: a born-digital corpus (`samples.digital`) read in the same run, its
+    pages' seconds beside the scanned pages' (`benchmarks.digital`).
+    """
     calibration = load_calibration() if calibration is None else calibration
     scores = Scores()
     theirs: list[float] = []
@@ -221,7 +228,11 @@ def run(corpus: Path, *, baseline: bool = True, calibration: Calibration | None 
             )
             theirs += secs
         _score(entry, documents[entry["file"]], base_text, scores)
-    return _report(corpus, files, scores, ours, theirs, calibration)
+    report = _report(corpus, files, scores, ours, theirs, calibration)
+    if digital is None:
+        return report
+    born = score_digital(digital, calibration)
+    return "\n".join([report, "", *digital_report(born, statistics.median(ours))])
 
 
 def _digits(value: str | None) -> list[str]:

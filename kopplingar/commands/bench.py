@@ -27,11 +27,19 @@ def intake(
         ..., "--corpus", help="Folder with scans, truth.json and issued.json."
     ),
     no_baseline: bool = typer.Option(False, "--no-baseline", help="Skip the full-page baseline."),
+    digital: Path | None = typer.Option(
+        None, "--digital",
+        help="Born-digital PDFs with truth.json (default: samples/digital/corpus).",
+    ),
+    no_digital: bool = typer.Option(False, "--no-digital", help="Skip the born-digital PDFs."),
 ) -> None:
-    """Field accuracy, signatures, form ids and seconds per page against full-page Tesseract."""
+    """Field accuracy, signatures, form ids and seconds per page against full-page Tesseract;
+    then the born-digital PDFs, their seconds per page beside the scans'."""
+    from kopplingar.benchmarks.digital import DEFAULT_CORPUS
     from kopplingar.benchmarks.intake import run
 
-    print(run(corpus, baseline=not no_baseline))
+    born = None if no_digital else (digital or DEFAULT_CORPUS)
+    print(run(corpus, baseline=not no_baseline, digital=born))
 
 
 @app.command("mailbox")

@@ -1,4 +1,4 @@
-"""`kopplingar samples scans`: a corpus of simulated scans with their ground truth.
+"""`kopplingar samples scans|digital`: sample corpora with their ground truth.
 
 The scan simulator lives in samples/scans/; this command only passes the
 operator's choices down. The committed corpus (samples/scans/corpus/) is
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Sample data: simulated scans with ground truth.", no_args_is_help=True)
+app = typer.Typer(help="Sample data: simulated scans and born-digital PDFs, with ground truth.",
+                  no_args_is_help=True)
 
 
 @app.command("scans")
@@ -29,3 +30,16 @@ def scans(
     summary = generate_corpus(out, count=count, seed=DEFAULT_SEED if seed is None else seed,
                               jobs=jobs or os.cpu_count() or 1)
     print(summary.line())
+
+
+@app.command("digital")
+def digital(
+    out: Path = typer.Option(..., "--out", help="Folder for the PDFs, truth.json, issued.json."),
+    seed: int | None = typer.Option(None, "--seed", help="Same seed, same values."),
+) -> None:
+    """Born-digital PDFs as customers send them: typed into the fillable form, the issued PDF
+    as it is, signed with a pasted image, printed to PDF, flattened, tampered with."""
+    from samples.digital import generate_digital
+    from samples.digital.corpus import DEFAULT_SEED
+
+    print(generate_digital(out, seed=DEFAULT_SEED if seed is None else seed).line())

@@ -212,15 +212,18 @@ def flattened(pdf: bytes) -> bytes:
         doc.close()
 
 
-def free_text_over(pdf: bytes, field: FieldSpec, text: str) -> bytes:
+def free_text_over(pdf: bytes, field: FieldSpec, text: str, shown: str | None = None) -> bytes:
     """A viewer's text box typed over a printed value: a FreeText annotation with the
-    appearance stream a viewer writes (white box, the text in Helvetica)."""
+    appearance stream a viewer writes (white box, the text in Helvetica). `shown`, when
+    given, is drawn instead of `text`: a forged file whose box says one thing and shows
+    another."""
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     box = field.box
     rect = (Page.x(box.x), Page.y(box.bottom), Page.x(box.right), Page.y(box.y))
     w, h = rect[2] - rect[0], rect[3] - rect[1]
     size = TYPED_FONT[1] + 3
-    escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    drawn = text if shown is None else shown
+    escaped = drawn.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     appearance = StreamObject()
     appearance.set_data(
         f"q 1 g 0 0 {w:.2f} {h:.2f} re f 0 g BT /Helv {size} Tf 4 {(h - size * 0.7) / 2:.2f} Td "
@@ -292,9 +295,9 @@ def _with_dates(kind: FormKind, values: dict[str, str], dates: dict[str, str]) -
 
 def _how(kind: FormKind, default: str, **special: str) -> dict[str, str]:
     """How each field should be read: `default`, but a choice without a form field (a
-    printed cross) by its pixels, and the `special` ones as given."""
+    printed cross) by its mark's ink, and the `special` ones as given."""
     spec = form_spec(kind)
-    return {f.name: special.get(f.name, "pixels" if f.options and default == "pdf-text"
+    return {f.name: special.get(f.name, "pdf-mark" if f.options and default == "pdf-text"
                                 else default) for f in spec.fields}
 
 
@@ -364,7 +367,8 @@ def _cases(reg: SampleRegistry, rng: np.random.Generator
         shown = _with_dates(kind, values, dates) | {target: new}
         out.append((f"dual-issued-overtyped-{how}.pdf", pdf,
                     [_Doc(kind, form_id, shown, {"client": "signed", "new_firm": "signed"},
-                          _how(kind, "pdf-text", **{target: "pixels"}))]))
+                          _how(kind, "pdf-text", **{
+                              target: "pdf-text-box" if how == "free-text" else "pixels"}))]))
     # A scanner's page and a typed page in one PDF: each is read its own way.
     values = _with_dates(kind, value_set(reg, kind, rng), _dates(kind, rng))
     typed = paste_signatures(fill_fields(blank_form(kind, mailbox=MAILBOX).pdf, values, kind,

@@ -13,13 +13,16 @@ import cv2
 import numpy as np
 import pytest
 from pypdf import PdfReader, PdfWriter
+from pypdf.annotations import Rectangle
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 from sqlmodel import Session
 
 from forms import PAGE_HEIGHT_MM, PAGE_WIDTH_MM, FormKind, form_spec
 from intake.scan import IntakeContext, read_file
+from intake.scan.align import exactly_placed
 from intake.scan.model import DocumentResult
+from intake.scan.pages import PageLimits, extract_pages
 from intake.scan.pipeline import IssuedFormView, scan_file
 from kopplingar.templates import RenderedTemplates
 from registry import record_issued_form
@@ -140,16 +143,44 @@ def test_a_number_typed_over_the_print_on_a_white_box_is_read_as_shown_and_flagg
     assert ("pdf.field_unclear", field.name) in _codes(doc)
 
 
-def test_a_text_box_over_a_field_sends_it_to_the_pixels_with_a_warning(
+def test_a_text_box_over_a_field_is_its_value_when_it_shows_what_it_says(
+        values: dict[str, str], ctx: IntakeContext) -> None:
+    field = SPEC.field("client_orgnr")
+    pdf = free_text_over(issued_pdf(values, KIND, FORM_ID), field, "556969-4408")
+    [doc] = _read(pdf, ctx, values)
+    reading = doc.fields[field.name]
+    assert (reading.value, reading.read_by) == ("556969-4408", "pdf-text-box")
+    [warning] = [f for f in doc.findings if f.code == "pdf.text_box"]
+    assert warning.field == field.name and warning.severity.value == "warning"
+    # The fields nothing lies over still come from the file.
+    assert doc.fields["client_subscription"].read_by == "pdf-text"
+
+
+def test_a_text_box_that_shows_other_than_it_says_blocks_with_what_it_shows(
+        values: dict[str, str], ctx: IntakeContext) -> None:
+    field = SPEC.field("client_orgnr")
+    pdf = free_text_over(issued_pdf(values, KIND, FORM_ID), field, "556969-4408",
+                         shown="559017-1335")
+    [doc] = _read(pdf, ctx, values)
+    assert doc.fields[field.name].value == "559017-1335"
+    assert doc.fields[field.name].confidence < 0.6
+    [block] = [f for f in doc.findings if f.code == "pdf.text_box"]
+    assert block.severity.value == "blocking"
+
+
+def test_a_stamp_over_a_field_sends_it_to_the_pixels_with_a_warning(
         values: dict[str, str], ctx: IntakeContext) -> None:
     field = SPEC.field("client_name")
-    pdf = free_text_over(issued_pdf(values, KIND, FORM_ID), field, "Annat Bolag AB")
-    [doc] = _read(pdf, ctx, values)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(issued_pdf(values, KIND, FORM_ID))))
+    box = field.box
+    writer.add_annotation(page_number=0, annotation=Rectangle(
+        rect=(Page.x(box.x + 2), Page.y(box.bottom - 1), Page.x(box.x + 40), Page.y(box.y + 1)),
+        interior_color="000000"))
+    out = io.BytesIO()
+    writer.write(out)
+    [doc] = _read(out.getvalue(), ctx, values)
     assert ("pdf.field_unclear", field.name) in _codes(doc)
     assert doc.fields[field.name].read_by not in ("pdf-text", "pdf-field")
-    assert doc.fields[field.name].value != values[field.name]  # not the hidden print
-    # The fields nothing lies over still come from the file.
-    assert doc.fields["client_orgnr"].read_by == "pdf-text"
 
 
 def _with_text(pdf: bytes, x_mm: float, y_mm: float, text: str, *, mode: int = 0,
@@ -238,3 +269,13 @@ def test_the_issued_checks_apply_to_a_typed_form_as_to_a_scan(
                        "blankett.pdf", ctx)
     [doc] = edited.documents
     assert ("value.changed", field.name) in _codes(doc)
+
+
+def test_an_unscaled_page_is_taken_as_placed_and_a_scaled_one_is_aligned(
+        values: dict[str, str]) -> None:
+    [page] = extract_pages(issued_pdf(values, KIND, FORM_ID), "a.pdf", limits=PageLimits())
+    placed = exactly_placed(page)
+    assert placed is not None and placed.image is page.image
+    [scaled] = extract_pages(printed_to_pdf(issued_pdf(values, KIND, FORM_ID), 0.95), "b.pdf",
+                             limits=PageLimits())
+    assert exactly_placed(scaled) is None
