@@ -32,6 +32,8 @@ class AppContext:
     # Secure on the reviewer cookies: True when served over https behind a proxy that
     # talks plain http to us; None to follow the scheme of each request.
     cookie_secure: bool | None = None
+    # The roots a PDF's digital signature must chain to (KOPPLINGAR_SIGNATURE_TRUST_ROOTS).
+    trust_roots: tuple[bytes, ...] = ()
 
     @property
     def form_url(self) -> str:
@@ -57,4 +59,5 @@ def build_context(settings: Settings) -> AppContext:
         images_dir=settings.data_dir / "images",
         mail_dir=settings.data_dir / "mail",
         cookie_secure=True if settings.public_base_url.startswith("https://") else None,
+        trust_roots=settings.trust_roots(),
     )

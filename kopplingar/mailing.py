@@ -185,7 +185,7 @@ def build_mail_intake(settings: Settings, engine: Engine, qr_key: bytes) -> Mail
             reply_max_per_hour=settings.autoreply_max_per_hour,
         ),
         intake=IntakeContext(qr_key=qr_key, templates=RenderedTemplates(settings.mailbox_address),
-                             calibration=load_calibration()),
+                             calibration=load_calibration(), trust_roots=settings.trust_roots()),
         raw_store=ImageStore(data / "mail", suffix=".eml"),
         image_store=ImageStore(data / "images"),
         lock_dir=data / "locks",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from enum import StrEnum
 from pathlib import Path
@@ -50,6 +51,9 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 class Mode(StrEnum):
     DEMO = "demo"
     PRODUCTION = "production"
+
+
+PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
 
 class Settings(BaseSettings):
@@ -102,6 +106,12 @@ class Settings(BaseSettings):
     )
 
     # The mailbox: IMAP, or a local Maildir / folder of .eml files (demo, tests, imports).
+    signature_trust_roots: Path | None = Field(
+        default=None,
+        description="A folder of PEM certificates: the roots a PDF's digital signature must "
+        "chain to (e-ID issuers). Unset: no digital signature is trusted; each is shown, and "
+        "blocks.",
+    )
     mail_folder: Path | None = Field(
         default=None,
         description="A Maildir or `.eml` folder as the mailbox when no IMAP host is set.",
@@ -247,6 +257,25 @@ class Settings(BaseSettings):
                 f"({ENV_PREFIX}DATA_DIR): {exc.strerror or exc}"
             ) from exc
         return self.data_dir
+
+    def trust_roots(self) -> tuple[bytes, ...]:
+        """Every certificate in the trust-root folder (PEM, one or more per file)."""
+        folder = self.signature_trust_roots
+        if folder is None:
+            return ()
+        if not folder.is_dir():
+            raise ConfigError(f"{ENV_PREFIX}SIGNATURE_TRUST_ROOTS: {folder} is not a folder")
+        roots: list[bytes] = []
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() not in (".pem", ".crt", ".cer"):
+                continue
+            text = path.read_bytes()
+            blocks = PEM_BLOCK.findall(text)
+            if not blocks:
+                raise ConfigError(f"{ENV_PREFIX}SIGNATURE_TRUST_ROOTS: {path} holds no PEM "
+                                  "certificate (-----BEGIN CERTIFICATE-----)")
+            roots += blocks
+        return tuple(roots)
 
     def qr_key(self) -> bytes:
         """The HMAC key for QR payloads: the given one, or (demo) one kept in the data dir."""

@@ -128,6 +128,10 @@ def attachment_outcome(
             "kind": doc.kind.value if doc.kind else None,
             "form_id": doc.form_id,
             "pages": doc.pages,
+            # What the receipt says of each digital signature: ours words, never its
+            # signer's name (a certificate's name is the sender's text).
+            "digital_signatures": [f.code.removeprefix("esign.") for f in doc.findings
+                                   if f.code.startswith("esign.")],
         }
         for doc in file_result.documents
         if doc.unreadable_reason is None

@@ -47,6 +47,10 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 log = logging.getLogger(__name__)
+# pyHanko logs every failed validation with its traceback; a customer's bad signature is
+# an outcome we report ourselves (`problem`, the findings), not an error of ours.
+for _noisy in ("pyhanko.sign.validation", "pyhanko.sign.general", "pyhanko_certvalidator"):
+    logging.getLogger(_noisy).setLevel(logging.CRITICAL)
 
 # What may follow a signature without changing what was signed: nothing, validation
 # data, or form filling (a second signer's signature is a form field being filled).

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from forms import FormKind
+from intake.scan.esign import ESignature
 
 CANONICAL_DPI = 200
 Gray = npt.NDArray[np.uint8]
@@ -182,3 +183,5 @@ class DocumentResult:
     signatures: dict[str, SignatureReading] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     unreadable_reason: str | None = None
+    # The file's digital signatures (`esign`): they sign the file, so every form in it.
+    esignatures: tuple[ESignature, ...] = ()

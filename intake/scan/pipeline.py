@@ -41,6 +41,8 @@ from intake.errors import InputRejected
 from intake.scan.align import align_page, exactly_placed, identify_aligned
 from intake.scan.calibration import Calibration
 from intake.scan.digital import has_form_layer, read_digital
+from intake.scan.esign import is_signed, read_esignatures
+from intake.scan.esigned import apply_esignatures
 from intake.scan.identify import identify_page
 from intake.scan.model import (
     CANONICAL_DPI,
@@ -98,6 +100,9 @@ class IntakeContext:
     # Each reading's confidence on the product's scale (`calibration`); the composition
     # root loads the committed table, the identity leaves confidences as read.
     calibration: Calibration = field(default_factory=Calibration.identity)
+    # The roots a PDF's digital signature must chain to (PEM or DER certificates):
+    # KOPPLINGAR_SIGNATURE_TRUST_ROOTS, loaded by the composition root.
+    trust_roots: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -349,13 +354,19 @@ def scan_file(
             name, sha, [ScannedDocument(doc, None)], {}, {}, [], rejected=exc.message
         )
     result = ScannedFile(name, sha, [], {}, {}, [])
+    # Digital signatures sign the file: read once, given to every form found in it.
+    signed = read_esignatures(data, ctx.trust_roots) if is_signed(data) else ()
     for page in pages:
         start = clock()
         result.page_images[page.index] = page.image
         if _is_blank(page.image):
             result.pages.append(PageOutcome(page, clock() - start, blank=True))
             continue
-        result.documents.append(_read_page(page, ctx, lookup_issued, result.aligned_images))
+        scanned = _read_page(page, ctx, lookup_issued, result.aligned_images)
+        if signed and scanned.document.kind is not None:
+            scanned = ScannedDocument(replace(scanned.document, esignatures=signed),
+                                      scanned.qr_valid)
+        result.documents.append(scanned)
         result.pages.append(PageOutcome(page, clock() - start))
     if not result.documents:
         doc = DocumentResult(
@@ -381,18 +392,22 @@ def _validated(session: Session, scanned: ScannedDocument, ctx: IntakeContext) -
     # Registered addresses and candidates first: validation sees the address it will use.
     issued_values = issued.values if issued and FormKind(issued.kind) is doc.kind else {}
     fields, registered = resolve(session, doc.kind, doc.fields, issued_values)
+    # A digital signature by a signatory on record is that party's signature.
+    signatures, signed = apply_esignatures(session, doc.kind, fields, doc.signatures,
+                                           doc.esignatures)
     findings = validate_document(
         session,
         doc.kind,
         fields,
-        doc.signatures,
+        signatures,
         issued=issued,
         form_id=doc.form_id,
         qr_valid=scanned.qr_valid,
         already_submitted=bool(doc.form_id) and form_id_submitted(session, doc.form_id or ""),
         today=ctx.today,
     )
-    return replace(doc, fields=fields, findings=[*doc.findings, *findings, *registered])
+    return replace(doc, fields=fields, signatures=signatures,
+                   findings=[*doc.findings, *signed, *findings, *registered])
 
 
 def finish_file(session: Session, scanned: ScannedFile, ctx: IntakeContext) -> FileResult:
@@ -513,6 +528,15 @@ def document_json(doc: DocumentResult) -> dict[str, object]:
         "signatures": {
             p: {"state": s.state.value, "ink": round(s.ink, 4)} for p, s in doc.signatures.items()
         },
+        "digital_signatures": [
+            {"field": e.field, "signer": e.signer, "signer_id": e.signer_id, "issuer": e.issuer,
+             "signed_at": e.signed_at.isoformat() if e.signed_at else None,
+             "timestamp_at": e.timestamp_at.isoformat() if e.timestamp_at else None,
+             "intact": e.intact, "valid": e.valid, "changed_after": e.changed_after,
+             "coverage": e.coverage, "trust": e.trust,
+             "revocation_embedded": e.revocation_embedded}
+            for e in doc.esignatures
+        ],
         "findings": [
             {"code": f.code, "severity": f.severity.value, "field": f.field, "message": f.message}
             for f in doc.findings

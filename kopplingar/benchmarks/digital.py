@@ -11,7 +11,10 @@ recorded as issued. Reported:
   100 %), and whether each was read the way the truth says (form field,
   text layer, or the page's pixels where the file cannot vouch for what a
   person sees);
-* signatures called as they are;
+* signatures called as they are (a digital signature by a signatory on record
+  counts as that party's), and every digital signature judged as the truth
+  says (valid, invalid, modified, untrusted, expired, not a signatory), with
+  the corpus's own CA root (`trust/`) as the trust root;
 * seconds per born-digital page, beside the scanned pages' median from the
   same run (the target: at least 10x below), measured as the scans' are
   (from the page image on, decoding excluded for both); and the whole
@@ -55,6 +58,8 @@ class DigitalScores:
     way_right: int = 0
     signatures_right: int = 0
     signatures: int = 0
+    esign_right: int = 0  # files whose digital signatures were judged as the truth says
+    esign: int = 0
     misses: list[str] = field(default_factory=list)
     ways: Counter[str] = field(default_factory=Counter)
     seconds: list[float] = field(default_factory=list)
@@ -80,9 +85,12 @@ def score(corpus: Path, calibration: Calibration) -> DigitalScores:
             import_registry(session, REGISTRY_JSON)
             record_issued(session, corpus)
             session.commit()
+        trust = corpus / "trust"
+        roots = tuple(p.read_bytes() for p in sorted(trust.glob("*.pem"))) if trust.is_dir() \
+            else ()
         ctx = IntakeContext(qr_key=SAMPLE_QR_KEY, templates=RenderedTemplates(MAILBOX),
                             today=dt.date.fromisoformat(truth["reference_date"]),
-                            calibration=calibration)
+                            calibration=calibration, trust_roots=roots)
         for entry in truth["files"]:
             data = (corpus / entry["file"]).read_bytes()
             start = time.perf_counter()
@@ -102,7 +110,16 @@ def score(corpus: Path, calibration: Calibration) -> DigitalScores:
                 read = by_page.get(doc["page"])
                 where = f"{entry['file']} p{doc['page'] + 1}"
                 spec = form_spec(FormKind(doc["kind"]))
-                for f in spec.fields:
+                want_esign = doc.get("esign", [])
+                if want_esign or (read is not None and read.esignatures):
+                    got_esign = [f.code.removeprefix("esign.") for f in read.findings
+                                 if f.code.startswith("esign.")] if read else []
+                    out.esign += 1
+                    out.esign_right += got_esign == want_esign
+                    if got_esign != want_esign:
+                        out.misses.append(f"{where} digital signatures: {got_esign}, "
+                                          f"truth {want_esign}")
+                for f in spec.fields if doc.get("scored_fields", True) else ():
                     want = doc["fields"].get(f.name, "")
                     got = read.fields.get(f.name) if read else None
                     value = got.value if got else None
@@ -133,6 +150,8 @@ def report(scores: DigitalScores, scanned_median: float | None) -> list[str]:
     lines.append(f"  read the way the truth says {s.way_right}/{s.fields}  "
                  f"({', '.join(f'{k} {v}' for k, v in sorted(s.ways.items()))})")
     lines.append(f"  signatures right            {s.signatures_right}/{s.signatures}")
+    lines.append(f"  digital signatures judged   {s.esign_right}/{s.esign}  (valid, tampered, "
+                 "changed after signing, untrusted, expired, not a signatory, two signers)")
     if s.seconds:
         ours = statistics.median(s.seconds)
         line = f"  seconds per page, median    {ours:6.3f}"

@@ -50,7 +50,7 @@ def file(
     assert app_ctx.images_dir is not None
     store = ImageStore(app_ctx.images_dir)
     ctx = IntakeContext(qr_key=app_ctx.qr_key, templates=RenderedTemplates(app_ctx.mailbox_address),
-                        calibration=load_calibration())
+                        calibration=load_calibration(), trust_roots=app_ctx.trust_roots)
     queued = unreadable = blank = 0
     for path in paths:
         with Session(app_ctx.engine) as session:

@@ -6,14 +6,20 @@ their viewers resemble: pypdf fills AcroForm fields (generating appearance
 streams, or leaving them to the reader as viewers that set NeedAppearances
 do), reportlab draws what "Fill & Sign" tools add on the page (typed dates,
 a pasted signature image, a white box and new digits), pypdf puts a page
-scaled onto A4 as a print-to-PDF driver does, and pdfium flattens fields
-into the page. Every case's truth says what the page shows a person: a
+scaled onto A4 as a print-to-PDF driver does, pdfium flattens fields
+into the page, and pyHanko signs with a certificate authority made for the
+corpus (`pki`; its root is written to `trust/`, its key never kept): a
+signatory's valid signature, two signers, bytes changed after signing, a
+value typed in a later update, an untrusted issuer, an expired certificate
+and a signer who may not sign. Every case's truth says what the page shows a person: a
 value typed over the print is the new value, whatever the file's text says
 under it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import io
 import json
 import time
@@ -26,6 +32,9 @@ import cv2
 import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+from pyhanko.pdf_utils.generic import NameObject as HankoName
+from pyhanko.pdf_utils.generic import TextStringObject as HankoText
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pypdf import PdfReader, PdfWriter, Transformation
 from pypdf.annotations import FreeText
 from pypdf.generic import (
@@ -45,7 +54,8 @@ from render.fields import comb_characters, comb_groups
 from render.issue import blank_form
 from render.page import Page, mm_to_pt
 from render.pdf import render_form_pdf
-from samples import SAMPLE_QR_KEY
+from samples import REGISTRY_JSON, SAMPLE_QR_KEY
+from samples.digital.pki import NOW, TestCA, sign_pdf
 from samples.scans.corpus import REFERENCE_DATE
 from samples.scans.fill import MAILBOX
 from samples.scans.handwriting import InkLayer, Pen, signature
@@ -58,6 +68,7 @@ from samples.scans.values import (
 )
 
 TRUTH_FILE = "truth.json"
+TRUST_DIR = "trust"  # the corpus CA's root certificate, for KOPPLINGAR_SIGNATURE_TRUST_ROOTS
 ISSUED_FILE = "issued.json"
 DEFAULT_SEED = 20261204
 SCANNED_PAGE = Path(__file__).parent.parent / "scans" / "corpus" / "002-office-jpeg.jpg"
@@ -87,6 +98,10 @@ class _Doc:
     read_from: dict[str, str]  # field -> "pdf-field" | "pdf-text" | "pixels"
     page: int = 0
     scored: bool = True
+    # The digital signatures' outcomes, in the file's order (`intake.scan.esigned` codes
+    # without "esign."); and whether the values count (not where the file was forged).
+    esign: list[str] = dataclasses.field(default_factory=list)
+    scored_fields: bool = True
 
 
 # -- the customer's tools --------------------------------------------------------------------
@@ -163,13 +178,16 @@ def _type_in_cells(canvas: Canvas, field: FieldSpec, value: str) -> None:
 
 
 def fill_and_sign(pdf: bytes, kind: FormKind, dates: dict[str, str] | None,
-                  rng: np.random.Generator, *, sign: bool = True) -> bytes:
-    """Per party, the date typed into its cells (unless `dates` is None) and a signature
-    image pasted into its area (unless not `sign`)."""
+                  rng: np.random.Generator, *, sign: bool = True,
+                  parties: tuple[str, ...] | None = None) -> bytes:
+    """Per party (of `parties`, default all), the date typed into its cells (unless
+    `dates` is None) and a signature image pasted into its area (unless not `sign`)."""
     spec = form_spec(kind)
 
     def draw(canvas: Canvas) -> None:
         for sig in spec.signatures:
+            if parties is not None and sig.party not in parties:
+                continue
             if dates is not None:
                 _type_in_cells(canvas, spec.field(sig.date_field), dates[sig.party])
             if sign:
@@ -179,9 +197,10 @@ def fill_and_sign(pdf: bytes, kind: FormKind, dates: dict[str, str] | None,
     return _overlay(pdf, draw)
 
 
-def paste_signatures(pdf: bytes, kind: FormKind, rng: np.random.Generator) -> bytes:
-    """A signature image pasted into every party's signature area."""
-    return fill_and_sign(pdf, kind, None, rng)
+def paste_signatures(pdf: bytes, kind: FormKind, rng: np.random.Generator,
+                     parties: tuple[str, ...] | None = None) -> bytes:
+    """A signature image pasted into the signature area of each of `parties` (all)."""
+    return fill_and_sign(pdf, kind, None, rng, parties=parties)
 
 
 def printed_to_pdf(pdf: bytes, scale: float = PRINT_SCALE) -> bytes:
@@ -387,19 +406,105 @@ def _cases(reg: SampleRegistry, rng: np.random.Generator
     return out, issued
 
 
+def _personnummer(company: str, name: str) -> str | None:
+    """The personnummer on record of `name`, a signatory of `company`, if any."""
+    data = json.loads(REGISTRY_JSON.read_text(encoding="utf-8"))
+    people = {p["email"]: p for p in data["people"]}
+    for role in data["roles"]:
+        person = people[role["person"]]
+        if role["company"] == company and person["name"] == name:
+            return str(person.get("personnummer") or "") or None
+    return None
+
+
+def _changed_after_signing(signed: bytes, field: str, value: str) -> bytes:
+    """An incremental update after the signature that types another value into `field`."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed), strict=False)
+    for ref in writer.root["/AcroForm"]["/Fields"]:
+        obj = ref.get_object()
+        if obj.get("/T") == field:
+            obj[HankoName("/V")] = HankoText(value)
+            writer.update_container(obj)
+    out = io.BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()
+
+
+def _bytes_changed(signed: bytes, old: str, new: str) -> bytes:
+    """The signed bytes themselves edited: a value's digits changed in place."""
+    at = signed.find(f"({old})".encode())
+    assert at >= 0, old
+    return signed[:at] + f"({new})".encode() + signed[at + len(old) + 2:]
+
+
+def _esigned_cases(reg: SampleRegistry, rng: np.random.Generator, ca: TestCA
+                   ) -> list[tuple[str, bytes, list[_Doc]]]:
+    """Typed forms signed digitally by the client (the firm's signature pasted as an image,
+    or also digital), and the ways such a signature fails."""
+    kind = FormKind.DUAL
+    out: list[tuple[str, bytes, list[_Doc]]] = []
+    stranger = TestCA.create("Okänd utfärdare AB")
+    years = {"valid_to": NOW + dt.timedelta(days=3650)}
+    for case in ("valid", "both", "tampered", "updated", "untrusted", "expired",
+                 "not_signatory"):
+        values = _with_dates(kind, value_set(reg, kind, rng), _dates(kind, rng))
+        client = values["client_signatory_name"]
+        pnr = _personnummer(values["client_orgnr"], client)
+        typed = fill_fields(blank_form(kind, mailbox=MAILBOX).pdf, values, kind,
+                            appearances=True)
+        paper = paste_signatures(typed, kind, rng, parties=() if case == "both" else
+                                 ("new_firm",))
+        signer = {
+            "untrusted": stranger.issue(client, pnr, **years),
+            "expired": ca.issue(client, pnr, valid_from=NOW - dt.timedelta(days=400),
+                                valid_to=NOW - dt.timedelta(days=30)),
+            "not_signatory": ca.issue("Sven Obehörig", "19121212-1212", **years),
+        }.get(case) or ca.issue(client, pnr, **years)
+        pdf = sign_pdf(paper, signer, "Klienten")
+        outcomes = [{"valid": "valid", "both": "valid", "untrusted": "untrusted",
+                     "expired": "expired", "not_signatory": "not_signatory"}.get(case, "")]
+        shown = dict(values)
+        if case == "both":
+            firm = values["new_firm_signatory_name"]
+            pdf = sign_pdf(pdf, ca.issue(firm, _personnummer(values["new_firm_orgnr"], firm),
+                                         **years), "Byran")
+            outcomes = ["valid", "valid"]
+        elif case == "tampered":
+            other = "10099997" if values["client_subscription"] != "10099997" else "10099989"
+            pdf = _bytes_changed(pdf, values["client_subscription"], other)
+            outcomes = ["invalid"]
+        elif case == "updated":
+            pdf = _changed_after_signing(pdf, "client_subscription", "10099997")
+            outcomes = ["modified"]
+        client_state = "signed" if case in ("valid", "both") else "empty"
+        doc = _Doc(kind, None, shown, {"client": client_state, "new_firm": "signed"},
+                   _how(kind, "pdf-field"), esign=outcomes,
+                   scored_fields=case not in ("tampered", "updated"))
+        out.append((f"dual-esigned-{case.replace('_', '-')}.pdf", pdf, [doc]))
+    return out
+
+
 def generate_digital(out_dir: Path, *, seed: int = DEFAULT_SEED) -> DigitalSummary:
     """Every case into `out_dir`, with truth.json and issued.json; same seed, same files
     (but for the PDFs' own creation dates and ids, which no reader looks at)."""
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    cases, issued = _cases(SampleRegistry(), rng)
+    reg = SampleRegistry()
+    cases, issued = _cases(reg, rng)
+    # A certificate authority made for this corpus: its root (public) is written beside the
+    # files for the bench to trust; its key is never kept.
+    ca = TestCA.create()
+    cases += _esigned_cases(reg, rng, ca)
+    (out_dir / TRUST_DIR).mkdir(exist_ok=True)
+    (out_dir / TRUST_DIR / "root.pem").write_bytes(ca.pem())
     files = []
     for name, data, docs in cases:
         (out_dir / name).write_bytes(data)
         files.append({"file": name, "documents": [
             {"page": d.page, "kind": d.kind.value, "form_id": d.form_id, "fields": d.fields,
-             "signatures": d.signatures, "read_from": d.read_from, "scored": d.scored}
+             "signatures": d.signatures, "read_from": d.read_from, "scored": d.scored,
+             "esign": d.esign, "scored_fields": d.scored_fields}
             for d in docs]})
     truth = {"seed": seed, "reference_date": REFERENCE_DATE.isoformat(), "files": files}
     (out_dir / TRUTH_FILE).write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n",

@@ -25,7 +25,8 @@ def receipt_context(**changes: object) -> dict[str, object]:
                 "number": 1,
                 "type": "PDF",
                 "forms": [
-                    {"kind": "dual", "form_id": "7K3QX9P2MD", "pages": [0]},
+                    {"kind": "dual", "form_id": "7K3QX9P2MD", "pages": [0],
+                     "digital_signatures": ["valid", "not_signatory"]},
                     {"kind": "disconnect", "form_id": None, "pages": [1, 2]},
                 ],
             },
@@ -72,6 +73,9 @@ MUST_SAY = {
         "Vårt referensnummer för det är M-41",
         "Det hade 5 bifogade filer",
         "Bilaga 1 (PDF)\n- Dubbelsammankoppling, blankett-id 7K3Q-X9P2-MD, sida 1\n"
+        "  Digital signatur: giltig, och den som signerade får skriva under för företaget.\n"
+        "  Digital signatur: giltig, men den som signerade får inte skriva under för företaget "
+        "enligt vårt register.\n"
         "- Bortkoppling, utan blankett-id, sidorna 2–3",
         "Bilaga 2 (JPEG-bild)\n- Blankett av okänd sort, utan blankett-id, sida 1",
         "- Bilaga 3 (JPEG-bild): Bilden är för suddig för att läsas.",
