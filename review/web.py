@@ -71,6 +71,7 @@ from review.web_common import (
     set_cookie,
 )
 from review.web_detail import add_detail_routes
+from review.web_keying import add_keying_routes
 from review.web_quarantine import add_quarantine_routes
 from review.web_queue import add_queue_routes
 from workqueue import Reviewer, SubmissionField, SubmissionPage, SubmissionSignature
@@ -334,6 +335,7 @@ def make_review_router(pages: ReviewPages) -> tuple[APIRouter, Kit]:
     add_account_routes(router, kit)
     add_quarantine_routes(router, kit)
     add_admin_routes(router, kit)
+    add_keying_routes(router, kit)
     add_detail_routes(router, kit)  # last: its /{id} must not shadow the named pages
     return router, kit
 

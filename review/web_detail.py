@@ -58,6 +58,7 @@ from review.four_eyes import (
     withdraw_own,
     withdraw_stale,
 )
+from review.keying import keyable
 from review.web_common import (
     PREFIX,
     Kit,
@@ -280,6 +281,7 @@ def detail_context(
     holder = claim_holder(submission, holder_row.name if holder_row else None, now)
     mine = holder is not None and submission.claimed_by == me.id
     decider = session.get(Reviewer, submission.decided_by) if submission.decided_by else None
+    keyer = session.get(Reviewer, submission.keyed_by) if submission.keyed_by else None
     open_statuses = (SubmissionStatus.QUEUED, SubmissionStatus.UNREADABLE)
     decided = submission.status not in open_statuses
     plan = None
@@ -319,6 +321,8 @@ def detail_context(
         "filter_params": flt.params(),
         "previous_id": previous_id,
         "next_id": next_id,
+        "keyable": not decided and keyable(submission),
+        "keyed_by": keyer.name if keyer else None,
     }
 
 

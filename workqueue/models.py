@@ -82,6 +82,8 @@ class Submission(QueueModel, table=True):
     decision_reason: str | None = Field(default=None, max_length=1000)  # why rejected
     override_reason: str | None = Field(default=None, max_length=1000)  # approved despite findings
     applied_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A reviewer who keyed the values off the page image (review.keying); None: read.
+    keyed_by: int | None = Field(default=None, foreign_key="reviewers.id")
 
 
 class SubmissionPage(QueueModel, table=True):

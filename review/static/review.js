@@ -106,4 +106,28 @@
     }
     if (handled) { event.preventDefault(); }
   });
+
+  // The keying page: choosing the kind of form shows its fields; an organisationsnummer
+  // typed shows the registry's name for it (the server shows it too, after saving).
+  document.querySelectorAll("input[data-submit-on-change]").forEach(function (radio) {
+    radio.addEventListener("change", function () { radio.form.submit(); });
+  });
+  document.querySelectorAll("input[data-lookup]").forEach(function (input) {
+    var out = document.getElementById(input.getAttribute("aria-describedby"));
+    var timer = null;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var digits = input.value.replace(/\D/g, "");
+        if (digits.length !== 10 && digits.length !== 12) { out.textContent = ""; return; }
+        fetch(input.getAttribute("data-lookup") + "?orgnr=" + encodeURIComponent(input.value),
+              {credentials: "same-origin"})
+          .then(function (r) { return r.ok ? r.json() : {name: ""}; })
+          .then(function (data) {
+            out.textContent = data.name ? data.name : "Finns inte i registret";
+          })
+          .catch(function () { out.textContent = ""; });
+      }, 250);
+    });
+  });
 }());

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+from PIL import Image
 from pyhanko.pdf_utils.generic import NameObject as HankoName
 from pyhanko.pdf_utils.generic import TextStringObject as HankoText
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -294,6 +295,20 @@ def with_scanned_page(scan: Path, pdf: bytes) -> bytes:
 
 
 # -- the cases -------------------------------------------------------------------------------
+
+def without_corners(image: bytes) -> bytes:
+    """A scan (any image Pillow reads) with its four corners painted out, where the
+    markers sit: what a photo that missed the corners gives, nothing to align it by. PNG."""
+    pixels = np.array(Image.open(io.BytesIO(image)).convert("L"))
+    h, w = pixels.shape
+    dx, dy = int(w * 0.16), int(h * 0.11)
+    for ys in (slice(0, dy), slice(h - dy, h)):
+        for xs in (slice(0, dx), slice(w - dx, w)):
+            pixels[ys, xs] = 255
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()
+
 
 def issued_pdf(values: dict[str, str], kind: FormKind, form_id: str) -> bytes:
     spec = form_spec(kind)
