@@ -12,6 +12,11 @@ POST claims the submission for the reviewer and stores the values through
 `review.keying.key_submission`: every field checked by its validator
 (refused with each field's problem, what was typed kept), then the same
 findings, plan and approval as any read form, on the detail page.
+
+POST `/{id}/sla-ihop` (with `other`) and `/{id}/dela` put pages and forms
+right (`review.assemble`): another submission's pages joined to this one,
+or a new submission split off for a second form on the same pages; both
+then open where the reviewer keys the form.
 """
 
 from __future__ import annotations
@@ -24,9 +29,18 @@ from sqlmodel import Session, col, select
 
 from forms import FieldType, FormKind, InvalidValue, form_spec, parse_organisationsnummer
 from registry.linkage import company_by_orgnr
+from review.assemble import join, split
 from review.claims import ClaimedByOther, DecisionError, claim
 from review.keying import check_values, key_submission, keyable
-from review.web_common import PREFIX, Kit, PageError, Posted, RowId, Viewer, local_time
+from review.web_common import (
+    PREFIX,
+    Kit,
+    PageError,
+    Posted,
+    RowId,
+    Viewer,
+    local_time,
+)
 from review.web_detail import field_label
 from workqueue import Submission, SubmissionPage
 
@@ -137,3 +151,33 @@ def add_keying_routes(router: APIRouter, kit: Kit) -> None:
             return page(session, load(session, submission_id), p.viewer, kind, p.form,
                         status=422, error=exc.message)
         return RedirectResponse(f"{PREFIX}/{submission_id}", status_code=303)
+
+    def refused(session: Session, submission_id: int, message: str) -> Response:
+        session.rollback()
+        raise PageError(422, f"Ärende {submission_id}: {message}")
+
+    @router.post("/{submission_id:int}/sla-ihop", response_model=None)
+    def join_pages(submission_id: RowId, p: Posted = Depends(kit.posted),
+                   session: Session = Depends(kit.db)) -> Response:
+        other = p.get("other").lstrip("#")
+        if not other.isdigit():
+            return refused(session, submission_id, "Skriv numret på ärendet att slå ihop med.")
+        try:
+            claim(session, submission_id, p.viewer.reviewer, now=kit.now())
+            join(session, submission_id, int(other), p.viewer.reviewer, now=kit.now())
+            session.commit()
+        except DecisionError as exc:
+            return refused(session, submission_id, exc.message)
+        return RedirectResponse(f"{PREFIX}/{submission_id}/skriv-in", status_code=303)
+
+    @router.post("/{submission_id:int}/dela", response_model=None)
+    def split_off(submission_id: RowId, p: Posted = Depends(kit.posted),
+                  session: Session = Depends(kit.db)) -> Response:
+        try:
+            claim(session, submission_id, p.viewer.reviewer, now=kit.now())
+            new = split(session, submission_id, p.viewer.reviewer, now=kit.now())
+            claim(session, new, p.viewer.reviewer, now=kit.now())
+            session.commit()
+        except DecisionError as exc:
+            return refused(session, submission_id, exc.message)
+        return RedirectResponse(f"{PREFIX}/{new}/skriv-in", status_code=303)

@@ -6,11 +6,12 @@ On SQLite and PostgreSQL (the `engine` fixture), with the sample registry.
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from forms import FormKind
 from registry import Connection
 from review import DecisionError, claim
+from review.assemble import join, split
 from review.keying import key_submission
 from tests.review.queue_cases import (
     NOW,
@@ -27,6 +28,7 @@ from workqueue import (
     Reviewer,
     SubmissionField,
     SubmissionFinding,
+    SubmissionPage,
     SubmissionSignature,
     SubmissionStatus,
 )
@@ -123,3 +125,60 @@ def test_keying_needs_the_claim(session: Session, unreadable: int, alice: Review
     with pytest.raises(DecisionError):
         key_submission(session, unreadable, alice, FormKind.DUAL, dual_case().values(), {},
                        now=NOW)
+
+
+# -- pages and forms put right (`review.assemble`) ---------------------------------------------
+
+def test_two_halves_of_one_form_are_joined_then_keyed(
+        session: Session, store: ImageStore, registry: None, alice: Reviewer) -> None:
+    top = submit(session, store, None, {}, unreadable="no ArUco markers found")
+    bottom = submit(session, store, None, {}, unreadable="no ArUco markers found")
+    claim(session, top, alice, now=NOW)
+    join(session, top, bottom, alice, now=NOW)
+    session.commit()
+    pages = session.exec(select(SubmissionPage).where(SubmissionPage.submission_id == top)
+                         .order_by(col(SubmissionPage.position))).all()
+    assert [p.position for p in pages] == [0, 1]
+    gone = reload(session, bottom)
+    assert gone.status == SubmissionStatus.REJECTED and str(top) in (gone.decision_reason or "")
+    assert not session.exec(select(SubmissionPage).where(
+        SubmissionPage.submission_id == bottom)).all()
+    [event] = events(session, "submission.joined")
+    assert event.after is not None and event.after["joined"] == bottom
+    values = dual_case().values()
+    values |= _signatories(values)
+    key_submission(session, top, alice, FormKind.DUAL, values,
+                   {"client": True, "new_firm": True}, now=NOW)
+    session.commit()
+    assert reload(session, top).status == SubmissionStatus.QUEUED
+
+
+def test_a_second_form_on_the_same_page_is_split_off_to_be_keyed(
+        session: Session, store: ImageStore, registry: None, alice: Reviewer) -> None:
+    first = submit(session, store, "dual", dual_case().values())
+    claim(session, first, alice, now=NOW)
+    second = split(session, first, alice, now=NOW)
+    session.commit()
+    new = reload(session, second)
+    assert new.status == SubmissionStatus.UNREADABLE and new.inbound_message_id is not None
+    assert [p.image_sha256 for p in session.exec(select(SubmissionPage).where(
+        SubmissionPage.submission_id == second))] == [p.image_sha256 for p in session.exec(
+            select(SubmissionPage).where(SubmissionPage.submission_id == first))]
+    assert reload(session, first).status == SubmissionStatus.QUEUED  # keeps what it has
+    assert events(session, "submission.split")
+
+
+def test_a_decided_submission_cannot_be_joined(
+        session: Session, store: ImageStore, registry: None, alice: Reviewer) -> None:
+    a = submit(session, store, None, {}, unreadable="x")
+    b = submit(session, store, None, {}, unreadable="y")
+    claim(session, b, alice, now=NOW)
+    claim(session, a, alice, now=NOW)
+    join(session, a, b, alice, now=NOW)
+    session.commit()
+    c = submit(session, store, None, {}, unreadable="z")
+    claim(session, c, alice, now=NOW)
+    with pytest.raises(DecisionError, match="avgjort"):
+        join(session, c, b, alice, now=NOW)
+    with pytest.raises(DecisionError, match="sig självt"):
+        join(session, c, c, alice, now=NOW)
