@@ -21,9 +21,12 @@ a customer's file:
 * **trust**: a chain to one of the operator's roots
   (`KOPPLINGAR_SIGNATURE_TRUST_ROOTS`); an expired or revoked certificate
   is not trusted, and says so (`trust`);
-* **revocation data embedded** in the file (a DSS, or the signer's
-  revocation archive attribute), reported; nothing is fetched: there is no
-  network here and a reading must not depend on one.
+* **revocation data embedded** in the file (PAdES-LT: a DSS with revocation
+  lists and OCSP answers) is used to check the chain, so a certificate its
+  issuer revoked is `revoked`; nothing is fetched: there is no network here
+  and a reading must not depend on one. Without embedded data a
+  certificate's revocation cannot be checked, which `revocation_embedded`
+  says.
 
 Whether the signer may sign for the company is the registry's question
 (`esigned`), not this module's.
@@ -43,6 +46,7 @@ from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
@@ -102,6 +106,14 @@ def _trust(status: object) -> str:
         return "revoked"
     indication = str(getattr(status, "trust_problem_indic", "") or "")
     return "expired" if any(h in indication.upper() for h in EXPIRED_HINTS) else "untrusted"
+
+
+def _dss(reader: PdfFileReader) -> DocumentSecurityStore | None:
+    try:
+        return DocumentSecurityStore.read_dss(reader)
+    except Exception as exc:  # a damaged DSS vouches for nothing; the signature still reads
+        log.info("cannot read the PDF's validation data (DSS): %s", exc)
+        return None
 
 
 def _has_dss(reader: PdfFileReader) -> bool:
@@ -168,11 +180,17 @@ def read_esignatures(data: bytes, trust_roots: Sequence[bytes],
         return (ESignature("", "", "", "", None, None, False, False, True, "unclear",
                            "untrusted", False, f"unreadable signature structure: {exc}"),)
     dss = _has_dss(reader)
+    store = _dss(reader) if dss else None
     signature_fields = {sig.field_name for sig in embedded if sig.field_name}
     out = []
     for sig in embedded:
-        context = ValidationContext(trust_roots=roots, allow_fetching=False, moment=moment,
-                                    revocation_mode="soft-fail")
+        # Revocation lists and OCSP answers embedded in the file (PAdES-LT) are used to
+        # check the chain; with none, nothing can be checked offline, and soft-fail says so
+        # without calling a signature revoked that nobody has revoked.
+        settings: dict[str, Any] = {"trust_roots": roots, "allow_fetching": False,
+                                    "moment": moment, "revocation_mode": "soft-fail"}
+        context = (store.as_validation_context(settings) if store is not None
+                   else ValidationContext(**settings))
         try:
             status = validate_pdf_signature(sig, context)
         except Exception as exc:  # a malformed signature is invalid, not a crash

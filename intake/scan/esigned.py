@@ -101,8 +101,10 @@ def apply_esignatures(session: Session, kind: FormKind, fields: Mapping[str, obj
     titles = {s.party: s.title for s in spec.signatures}
     for sig in esignatures:
         who, when = _who(sig), _when(sig)
-        details = (f"{who}, {when}, certifikat från {sig.issuer or 'okänd utgivare'}"
-                   f"{', med spärrinformation i filen' if sig.revocation_embedded else ''}")
+        revocation = ("spärrstatus kontrollerad mot spärrinformationen i filen"
+                      if sig.revocation_embedded else
+                      "spärrstatus okänd: filen har ingen spärrinformation")
+        details = f"{who}, {when}, certifikat från {sig.issuer or 'okänd utgivare'}; {revocation}"
         if not (sig.intact and sig.valid):
             findings.append(Finding(
                 "esign.invalid", Severity.BLOCKING,

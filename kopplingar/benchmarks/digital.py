@@ -151,7 +151,8 @@ def report(scores: DigitalScores, scanned_median: float | None) -> list[str]:
                  f"({', '.join(f'{k} {v}' for k, v in sorted(s.ways.items()))})")
     lines.append(f"  signatures right            {s.signatures_right}/{s.signatures}")
     lines.append(f"  digital signatures judged   {s.esign_right}/{s.esign}  (valid, tampered, "
-                 "changed after signing, untrusted, expired, not a signatory, two signers)")
+                 "changed after signing, untrusted, expired, revoked, not a signatory, "
+                 "two signers)")
     if s.seconds:
         ours = statistics.median(s.seconds)
         line = f"  seconds per page, median    {ours:6.3f}"

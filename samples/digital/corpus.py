@@ -9,9 +9,11 @@ a pasted signature image, a white box and new digits), pypdf puts a page
 scaled onto A4 as a print-to-PDF driver does, pdfium flattens fields
 into the page, and pyHanko signs with a certificate authority made for the
 corpus (`pki`; its root is written to `trust/`, its key never kept): a
-signatory's valid signature, two signers, bytes changed after signing, a
-value typed in a later update, an untrusted issuer, an expired certificate
-and a signer who may not sign. Every case's truth says what the page shows a person: a
+signatory's valid signature (timestamped, the issuer's revocation list
+embedded),
+two signers, bytes changed after signing, a value typed in a later update,
+an untrusted issuer, an expired certificate, a revoked one and a signer who
+may not sign. Every case's truth says what the page shows a person: a
 value typed over the print is the new value, whatever the file's text says
 under it.
 """
@@ -56,7 +58,7 @@ from render.issue import blank_form
 from render.page import Page, mm_to_pt
 from render.pdf import render_form_pdf
 from samples import REGISTRY_JSON, SAMPLE_QR_KEY
-from samples.digital.pki import NOW, TestCA, sign_pdf
+from samples.digital.pki import NOW, TestCA, embed_revocation, sign_pdf
 from samples.scans.corpus import REFERENCE_DATE
 from samples.scans.fill import MAILBOX
 from samples.scans.handwriting import InkLayer, Pen, signature
@@ -459,8 +461,9 @@ def _esigned_cases(reg: SampleRegistry, rng: np.random.Generator, ca: TestCA
     kind = FormKind.DUAL
     out: list[tuple[str, bytes, list[_Doc]]] = []
     stranger = TestCA.create("Okänd utfärdare AB")
-    years = {"valid_to": NOW + dt.timedelta(days=3650)}
-    for case in ("valid", "both", "tampered", "updated", "untrusted", "expired",
+    years = NOW + dt.timedelta(days=3650)  # the committed corpus stays valid for a decade
+    tsa = ca.issue("Testbankens tidsstämpling", timestamps=True, valid_to=years)
+    for case in ("valid", "both", "tampered", "updated", "untrusted", "expired", "revoked",
                  "not_signatory"):
         values = _with_dates(kind, value_set(reg, kind, rng), _dates(kind, rng))
         client = values["client_signatory_name"]
@@ -470,19 +473,20 @@ def _esigned_cases(reg: SampleRegistry, rng: np.random.Generator, ca: TestCA
         paper = paste_signatures(typed, kind, rng, parties=() if case == "both" else
                                  ("new_firm",))
         signer = {
-            "untrusted": stranger.issue(client, pnr, **years),
+            "untrusted": stranger.issue(client, pnr, valid_to=years),
             "expired": ca.issue(client, pnr, valid_from=NOW - dt.timedelta(days=400),
                                 valid_to=NOW - dt.timedelta(days=30)),
-            "not_signatory": ca.issue("Sven Obehörig", "19121212-1212", **years),
-        }.get(case) or ca.issue(client, pnr, **years)
-        pdf = sign_pdf(paper, signer, "Klienten")
+            "not_signatory": ca.issue("Sven Obehörig", "19121212-1212", valid_to=years),
+        }.get(case) or ca.issue(client, pnr, valid_to=years)
+        pdf = sign_pdf(paper, signer, "Klienten", timestamps=tsa if case == "valid" else None)
         outcomes = [{"valid": "valid", "both": "valid", "untrusted": "untrusted",
-                     "expired": "expired", "not_signatory": "not_signatory"}.get(case, "")]
+                     "expired": "expired", "revoked": "revoked",
+                     "not_signatory": "not_signatory"}.get(case, "")]
         shown = dict(values)
         if case == "both":
             firm = values["new_firm_signatory_name"]
             pdf = sign_pdf(pdf, ca.issue(firm, _personnummer(values["new_firm_orgnr"], firm),
-                                         **years), "Byran")
+                                         valid_to=years), "Byran")
             outcomes = ["valid", "valid"]
         elif case == "tampered":
             other = "10099997" if values["client_subscription"] != "10099997" else "10099989"
@@ -491,6 +495,10 @@ def _esigned_cases(reg: SampleRegistry, rng: np.random.Generator, ca: TestCA
         elif case == "updated":
             pdf = _changed_after_signing(pdf, "client_subscription", "10099997")
             outcomes = ["modified"]
+        elif case in ("valid", "revoked"):
+            # Long-term validation data, as a PAdES-LT service adds it: the issuer's list,
+            # with this signer on it in the revoked case.
+            pdf = embed_revocation(pdf, ca, ca.crl((signer,) if case == "revoked" else ()))
         client_state = "signed" if case in ("valid", "both") else "empty"
         doc = _Doc(kind, None, shown, {"client": client_state, "new_firm": "signed"},
                    _how(kind, "pdf-field"), esign=outcomes,

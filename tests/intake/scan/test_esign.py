@@ -14,7 +14,7 @@ from forms import FormKind
 from intake.scan.esign import read_esignatures
 from render.issue import blank_form
 from samples.digital.corpus import fill_fields
-from samples.digital.pki import NOW, TestCA, sign_pdf
+from samples.digital.pki import NOW, TestCA, embed_revocation, sign_pdf
 from samples.scans.values import SampleRegistry, value_set
 
 MAILBOX = "kopplingar@example.se"
@@ -92,3 +92,25 @@ def test_two_signatures_one_after_the_other_are_both_valid(ca: TestCA, typed: by
 def test_an_unsigned_or_broken_file_gives_no_signature_and_no_error(typed: bytes) -> None:
     assert read_esignatures(typed, []) == ()
     assert read_esignatures(b"%PDF-1.7\n/ByteRange [0 1 2 3] garbage", []) != ()
+
+
+def test_revocation_data_in_the_file_is_used_and_a_revoked_certificate_says_so(
+        ca: TestCA, typed: bytes) -> None:
+    kept, revoked = ca.issue("Anna Berg"), ca.issue("Bo Spärrad")
+    fine = embed_revocation(sign_pdf(typed, kept, "Klienten"), ca, ca.crl((revoked,)))
+    [sig] = read_esignatures(fine, [ca.pem()])
+    assert sig.ok and sig.revocation_embedded
+    gone = embed_revocation(sign_pdf(typed, revoked, "Klienten"), ca, ca.crl((revoked,)))
+    [sig] = read_esignatures(gone, [ca.pem()])
+    assert sig.trust == "revoked" and not sig.ok
+    # Without the list in the file nothing can tell: not revoked, and said to be unchecked.
+    [sig] = read_esignatures(sign_pdf(typed, revoked, "Klienten"), [ca.pem()])
+    assert sig.ok and not sig.revocation_embedded
+
+
+def test_an_embedded_timestamp_gives_its_time(ca: TestCA, typed: bytes) -> None:
+    tsa = ca.issue("Testbankens tidsstämpling", timestamps=True)
+    [sig] = read_esignatures(sign_pdf(typed, ca.issue("Anna Berg"), "Klienten",
+                                      timestamps=tsa), [ca.pem()])
+    assert sig.ok and sig.timestamp_at is not None
+    assert abs(sig.timestamp_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
