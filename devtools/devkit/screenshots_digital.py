@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session
 
@@ -34,7 +35,7 @@ from devkit.screenshots import (
     _reviewer,
     shrink,
 )
-from forms import form_spec
+from forms import FormSpec, form_spec
 from intake.scan import IntakeContext, enqueue_file, read_file
 from kopplingar.app import create_app
 from kopplingar.benchmarks.digital import DEFAULT_CORPUS
@@ -82,6 +83,19 @@ def prepare(root: Path) -> tuple[AppContext, list[int], dict[str, str]]:
     return app, ids, values | {"kind": truth["kind"]}
 
 
+def fill_keying(page: Any, spec: FormSpec, values: dict[str, str]) -> None:
+    """Type `values` into the keying page's fields, as a reviewer does (radio buttons for
+    choices); the page is a Playwright page showing `spec`'s fields."""
+    for field in spec.fields:
+        value = values.get(field.name, "")
+        if not value:
+            continue
+        if field.options:
+            page.locator(f"input[name='falt.{field.name}'][value='{value}']").check()
+        else:
+            page.fill(f"#field-{field.name}", value)
+
+
 def shoot(app: AppContext, ids: list[int], values: dict[str, str], out: Path,
           chromium: str) -> list[Path]:
     from playwright.sync_api import sync_playwright
@@ -103,14 +117,7 @@ def shoot(app: AppContext, ids: list[int], values: dict[str, str], out: Path,
             page.wait_for_load_state("networkidle")
             page.screenshot(path=str(written[0]), full_page=True)
             page.goto(f"{base}/granskning/{unreadable_id}/skriv-in?blankett={values['kind']}")
-            for field in spec.fields:
-                value = values.get(field.name, "")
-                if not value:
-                    continue
-                if field.options:
-                    page.locator(f"input[name='falt.{field.name}'][value='{value}']").check()
-                else:
-                    page.fill(f"#field-{field.name}", value)
+            fill_keying(page, spec, values)
             page.wait_for_timeout(600)  # the registry's names, looked up as typed
             # From the top, as the page opens: the image is sticky beside the fields.
             page.evaluate("window.scrollTo(0, 0)")

@@ -1,4 +1,4 @@
-"""Small helpers shared by the benchmarks: timing and a printed table."""
+"""Small helpers shared by the benchmarks: timing, a printed table, the sample database."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from kopplingar.database import upgrade_all
+from registry import import_registry, make_engine
+from samples import REGISTRY_JSON
+from samples.scans import record_issued
 
 T = TypeVar("T")
 
@@ -53,3 +62,15 @@ def table(rows: Sequence[Timing], *, rate: bool = True) -> str:
             f"{r.label:{width}}{len(r.seconds):6d}{per_s}{r.median_ms:12.2f}{r.p95_ms:10.2f}"
         )
     return "\n".join(lines)
+
+
+def sample_registry_db(folder: Path, corpus: Path) -> Engine:
+    """A SQLite database in `folder` with the sample registry and `corpus`'s issued forms
+    recorded: what a bench reads against."""
+    engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
+    upgrade_all(engine)
+    with Session(engine) as session:
+        import_registry(session, REGISTRY_JSON)
+        record_issued(session, corpus)
+        session.commit()
+    return engine

@@ -40,11 +40,9 @@ from sqlmodel import Session
 from forms import FormKind, form_spec
 from intake.scan.calibration import Calibration
 from intake.scan.pipeline import IntakeContext, read_file
-from kopplingar.database import upgrade_all
+from kopplingar.benchmarks.common import sample_registry_db
 from kopplingar.templates import RenderedTemplates
-from registry import import_registry, make_engine
-from samples import REGISTRY_JSON, SAMPLE_QR_KEY
-from samples.scans import record_issued
+from samples import SAMPLE_QR_KEY
 
 MAILBOX = "kopplingar@example.se"
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "samples" / "digital" / "corpus"
@@ -79,12 +77,7 @@ def score(corpus: Path, calibration: Calibration) -> DigitalScores:
     cv2.setNumThreads(1)
     out = DigitalScores()
     with tempfile.TemporaryDirectory(prefix="kopplingar-bench-digital-") as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        upgrade_all(engine)
-        with Session(engine) as session:
-            import_registry(session, REGISTRY_JSON)
-            record_issued(session, corpus)
-            session.commit()
+        engine = sample_registry_db(Path(tmp), corpus)
         trust = corpus / "trust"
         roots = tuple(p.read_bytes() for p in sorted(trust.glob("*.pem"))) if trust.is_dir() \
             else ()

@@ -55,14 +55,13 @@ from intake.scan import (
     read_file,
 )
 from intake.scan.validate import LOW_CONFIDENCE
+from kopplingar.benchmarks.common import sample_registry_db
 from kopplingar.benchmarks.digital import report as digital_report
 from kopplingar.benchmarks.digital import score as score_digital
-from kopplingar.database import upgrade_all
 from kopplingar.errors import MissingInput
 from kopplingar.templates import RenderedTemplates
-from registry import import_registry, make_engine
-from samples import REGISTRY_JSON, SAMPLE_QR_KEY
-from samples.scans import load_truth, record_issued
+from samples import SAMPLE_QR_KEY
+from samples.scans import load_truth
 
 MAILBOX = "kopplingar@example.se"
 ORGNR_RE = re.compile(r"\b(\d{6})\s*[-–]?\s*(\d{4})\b")
@@ -179,12 +178,7 @@ def read_corpus(corpus: Path, calibration: Calibration, limits: PageLimits | Non
     files, today = _load(corpus)
     out = CorpusRead(files, {}, {}, [])
     with tempfile.TemporaryDirectory(prefix="kopplingar-bench-intake-") as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        upgrade_all(engine)
-        with Session(engine) as session:
-            import_registry(session, REGISTRY_JSON)
-            record_issued(session, corpus)
-            session.commit()
+        engine = sample_registry_db(Path(tmp), corpus)
         ctx = IntakeContext(
             qr_key=SAMPLE_QR_KEY, templates=RenderedTemplates(MAILBOX),
             limits=limits or PageLimits(), today=today, calibration=calibration,

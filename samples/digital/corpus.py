@@ -159,7 +159,7 @@ def _signature_png(area_w: float, area_h: float, rng: np.random.Generator) -> Im
     return ImageReader(io.BytesIO(png.tobytes()))
 
 
-def _overlay(pdf: bytes, draw: Callable[[Canvas], None]) -> bytes:
+def overlay(pdf: bytes, draw: Callable[[Canvas], None]) -> bytes:
     """`pdf`'s first page with what `draw` puts on a transparent A4 sheet merged on top."""
     sheet = io.BytesIO()
     canvas = Canvas(sheet, pagesize=(mm_to_pt(PAGE_WIDTH_MM), mm_to_pt(PAGE_HEIGHT_MM)))
@@ -197,7 +197,7 @@ def fill_and_sign(pdf: bytes, kind: FormKind, dates: dict[str, str] | None,
                 a = sig.area
                 canvas.drawImage(_signature_png(a.w, a.h, rng), Page.x(a.x), Page.y(a.bottom),
                                  mm_to_pt(a.w), mm_to_pt(a.h), mask="auto")
-    return _overlay(pdf, draw)
+    return overlay(pdf, draw)
 
 
 def paste_signatures(pdf: bytes, kind: FormKind, rng: np.random.Generator,
@@ -278,7 +278,7 @@ def white_out(pdf: bytes, field: FieldSpec, new: str) -> bytes:
             canvas.rect(Page.x(c.x), Page.y(c.bottom), mm_to_pt(c.w), mm_to_pt(c.h),
                         stroke=0, fill=1)
         _type_in_cells(canvas, field, new)
-    return _overlay(pdf, draw)
+    return overlay(pdf, draw)
 
 
 def with_scanned_page(scan: Path, pdf: bytes) -> bytes:

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import pytest
+from devkit.screenshots_digital import fill_keying
 from playwright.sync_api import expect, sync_playwright
 from sqlmodel import Session, col, select
 
@@ -90,14 +91,7 @@ def test_a_reviewer_keys_an_unreadable_scan_and_approves_it(tmp_path: Path) -> N
             page.locator("#key-link").click()
             page.get_by_label(spec.title).check()  # shows the form's fields
             expect(page.locator("#keying-form")).to_be_visible()
-            for field in spec.fields:
-                value = values.get(field.name, "")
-                if not value:
-                    continue
-                if field.options:
-                    page.locator(f"input[name='falt.{field.name}'][value='{value}']").check()
-                else:
-                    page.fill(f"#field-{field.name}", value)
+            fill_keying(page, spec, values)
             # The registry's name for the number typed, before anything is saved.
             expect(page.locator("#name-client_orgnr")).to_have_text(client.name)
             for party, state in truth["signatures"].items():

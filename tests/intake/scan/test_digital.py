@@ -18,7 +18,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 from sqlmodel import Session
 
-from forms import PAGE_HEIGHT_MM, PAGE_WIDTH_MM, FormKind, form_spec
+from forms import FormKind, form_spec
 from intake.scan import IntakeContext, read_file
 from intake.scan.align import exactly_placed
 from intake.scan.model import DocumentResult
@@ -36,6 +36,7 @@ from samples.digital.corpus import (
     flattened,
     free_text_over,
     issued_pdf,
+    overlay,
     paste_signatures,
     printed_to_pdf,
     white_out,
@@ -185,22 +186,14 @@ def test_a_stamp_over_a_field_sends_it_to_the_pixels_with_a_warning(
 
 def _with_text(pdf: bytes, x_mm: float, y_mm: float, text: str, *, mode: int = 0,
                grey: float = 0.0) -> bytes:
-    sheet = io.BytesIO()
-    canvas = Canvas(sheet, pagesize=(mm_to_pt(PAGE_WIDTH_MM), mm_to_pt(PAGE_HEIGHT_MM)))
-    t = canvas.beginText(Page.x(x_mm), Page.y(y_mm))
-    t.setTextRenderMode(mode)
-    t.setFont("Helvetica", 12)
-    canvas.setFillGray(grey)
-    t.setFillGray(grey)
-    t.textOut(text)
-    canvas.drawText(t)
-    canvas.showPage()
-    canvas.save()
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    writer.pages[0].merge_page(PdfReader(io.BytesIO(sheet.getvalue())).pages[0])
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    def draw(canvas: Canvas) -> None:
+        t = canvas.beginText(Page.x(x_mm), Page.y(y_mm))
+        t.setTextRenderMode(mode)
+        t.setFont("Helvetica", 12)
+        t.setFillGray(grey)
+        t.textOut(text)
+        canvas.drawText(t)
+    return overlay(pdf, draw)
 
 
 @pytest.mark.parametrize(("mode", "grey"), [(3, 0.0), (0, 1.0)], ids=["invisible", "white"])
@@ -224,18 +217,10 @@ def test_text_drawn_as_a_picture_in_a_field_is_read_from_the_pixels(
     cv2.putText(image, "Bildbolaget AB", (5, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 0, 3)
     ok, png = cv2.imencode(".png", image)
     assert ok
-    sheet = io.BytesIO()
-    canvas = Canvas(sheet, pagesize=(mm_to_pt(PAGE_WIDTH_MM), mm_to_pt(PAGE_HEIGHT_MM)))
-    canvas.drawImage(ImageReader(io.BytesIO(png.tobytes())), Page.x(box.x + 2),
-                     Page.y(box.bottom - 1), mm_to_pt(60), mm_to_pt(6))
-    canvas.showPage()
-    canvas.save()
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(
-        blank_form(KIND, mailbox=MAILBOX, fillable=False).pdf)))
-    writer.pages[0].merge_page(PdfReader(io.BytesIO(sheet.getvalue())).pages[0])
-    out = io.BytesIO()
-    writer.write(out)
-    [doc] = _read(out.getvalue(), ctx)
+    def draw(canvas: Canvas) -> None:
+        canvas.drawImage(ImageReader(io.BytesIO(png.tobytes())), Page.x(box.x + 2),
+                         Page.y(box.bottom - 1), mm_to_pt(60), mm_to_pt(6))
+    [doc] = _read(overlay(blank_form(KIND, mailbox=MAILBOX, fillable=False).pdf, draw), ctx)
     assert ("pdf.field_unclear", "client_name") in _codes(doc)
     assert "bolaget" in doc.fields["client_name"].value.casefold()
 
