@@ -80,8 +80,12 @@ def record_issued_form(
     signatories: dict[str, str],
     source: str,
     actor: str | None = None,
+    issued_at: dt.datetime | None = None,
 ) -> IssuedForm:
-    """Record a pre-filled form as handed out, with its "form.issued" audit event."""
+    """Record a pre-filled form as handed out, with its "form.issued" audit event.
+
+    `issued_at` (default now) is for sample forms handed out before the data was loaded.
+    """
     try:
         canonical = normalise_form_id(form_id)
     except InvalidPayload:
@@ -101,7 +105,7 @@ def record_issued_form(
         values=dict(values),
         signatories=dict(signatories),
         source=source,
-        created_at=utcnow(),
+        created_at=issued_at or utcnow(),
     )
     session.add(form)
     record_event(

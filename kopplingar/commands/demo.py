@@ -2,8 +2,10 @@
 
 Migrates the SQLite database in the data directory, loads the sample registry
 and the issued forms of the committed scan corpus (idempotent, so the command
-can be run again), writes the sample mail into `data/sample-mail/` and reads
-it into the review queue exactly as `kopplingar intake poll --folder` would
+can be run again; dated before the corpus's signatures), writes the sample
+mail into `data/sample-mail/` and reads it into the review queue as
+`kopplingar intake poll --folder` would, but with the samples' QR key and as
+of the corpus's date, since that is what the sample scans were made with
 (reader processes, replies into the outbox, messages moved to `Processed/`
 or `Quarantine/`), prints a client to try the form pages with and a demo
 reviewer's and a demo admin's login (new random passwords each run), and serves the form pages
@@ -12,6 +14,7 @@ and the reviewer pages on 127.0.0.1:8000.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import secrets
@@ -30,12 +33,16 @@ from kopplingar.mailing import build_mail_intake
 from kopplingar.settings import Mode, load_settings
 from registry import import_registry
 from review import WeakPassword, check_password, create_reviewer, find_reviewer, set_password
-from samples import REGISTRY_JSON
+from samples import REGISTRY_JSON, SAMPLE_QR_KEY
 from samples.mail import build_sample_mail
-from samples.scans import CORPUS_DIR, record_issued
+from samples.scans import CORPUS_DIR, REFERENCE_DATE, record_issued
 from workqueue import ReviewerRole, queue_counts
 
 DEMO_REVIEWER = "granskare@example.se"
+# The corpus's forms were handed out before any of them was signed (samples/scans: every
+# signing date is within 28 days before REFERENCE_DATE; 45 days leaves a margin).
+SAMPLES_ISSUED_AT = dt.datetime.combine(REFERENCE_DATE - dt.timedelta(days=45), dt.time(9),
+                                        tzinfo=dt.UTC)
 DEMO_ADMIN = "admin@example.se"
 
 
@@ -78,12 +85,17 @@ def demo(
     upgrade_all(ctx.engine)
     with Session(ctx.engine) as session:
         report = import_registry(session, REGISTRY_JSON)
-        record_issued(session, CORPUS_DIR, skip_existing=True)
+        record_issued(session, CORPUS_DIR, skip_existing=True, issued_at=SAMPLES_ISSUED_AT)
         session.commit()
     print(report.summary())
     mail_dir = settings.data_dir / "sample-mail"
     written = build_sample_mail(mail_dir, mailbox=settings.mailbox_address)
-    mail = build_mail_intake(settings, ctx.engine, ctx.qr_key)
+    # The sample mail is the corpus's: its QR codes are sealed with the samples' key and its
+    # forms were signed in the days before the corpus's date. Read as of that day with that
+    # key, a finding in the demo is one a reviewer should act on, not noise to ignore.
+    mail = build_mail_intake(settings, ctx.engine, SAMPLE_QR_KEY)
+    mail = dataclasses.replace(mail, follow_clock=False,
+                               intake=dataclasses.replace(mail.intake, today=REFERENCE_DATE))
     source = FolderMailbox(mail_dir)
     with mail.readers() as pool:
         source.open()

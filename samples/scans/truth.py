@@ -39,6 +39,7 @@ issued.json is {"forms": [{"form_id", "kind", "version", "values",
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
@@ -244,16 +245,20 @@ def load_issued(directory: Path) -> list[IssuedRecord]:
 
 
 def record_issued(
-    session: Session, directory: Path, *, source: str = "samples", skip_existing: bool = False
+    session: Session, directory: Path, *, source: str = "samples", skip_existing: bool = False,
+    issued_at: dt.datetime | None = None,
 ) -> int:
     """Record every form of the corpus's issued.json; the caller commits. Returns the count.
 
     With `skip_existing`, forms already recorded are left as they are (the demo runs again).
+    `issued_at` dates them (default now): the demo dates them before the corpus's
+    signatures, as they were when the forms were filled in.
     """
     forms = load_issued(directory)
     if skip_existing:
         forms = [r for r in forms if get_issued_form(session, r["form_id"]) is None]
     for r in forms:
         record_issued_form(session, form_id=r["form_id"], kind=r["kind"], version=r["version"],
-                           values=r["values"], signatories=r["signatories"], source=source)
+                           values=r["values"], signatories=r["signatories"], source=source,
+                           issued_at=issued_at)
     return len(forms)
