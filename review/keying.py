@@ -44,6 +44,14 @@ from workqueue import (
 )
 
 KEYABLE = (SubmissionStatus.UNREADABLE, SubmissionStatus.QUEUED)
+
+
+class KeyedValuesError(DecisionError):
+    """Values that do not pass their validators; `errors` says, per field, what is wrong."""
+
+    def __init__(self, message: str, errors: dict[str, str]) -> None:
+        super().__init__(message)
+        self.errors = errors
 _NO_CROP = np.full((1, 1), 255, np.uint8)
 
 
@@ -78,18 +86,19 @@ def key_submission(
 ) -> list[SubmissionFinding]:
     """Store what the reviewer read off the page (module docstring); returns the findings.
 
-    Raises `DecisionError` with every field's problem when a value does not pass its
-    validator; nothing is written then.
+    Raises `KeyedValuesError` with every field's problem when a value does not pass
+    its validator; nothing is written then.
     """
-    submission = hold(session, submission_id, reviewer, now, KEYABLE)
-    if not keyable(submission):
-        raise DecisionError("Ärendet lästes maskinellt; rätta fälten i stället för att skriva "
-                            "in blanketten.")
     spec = form_spec(kind)
     clean, errors = check_values(kind, values)
     if errors:
         labels = {f.name: f.label for f in spec.fields}
-        raise DecisionError(" ".join(f"{labels[n]}: {m}" for n, m in errors.items()))
+        raise KeyedValuesError(" ".join(f"{labels[n]}: {m}" for n, m in errors.items()),
+                                 errors)
+    submission = hold(session, submission_id, reviewer, now, KEYABLE)
+    if not keyable(submission):
+        raise DecisionError("Ärendet lästes maskinellt; rätta fälten i stället för att skriva "
+                            "in blanketten.")
     before = {"status": submission.status.value, "kind": submission.kind,
               "unreadable_reason": submission.unreadable_reason}
     sid = submission_id

@@ -31,7 +31,7 @@ from forms import FieldType, FormKind, InvalidValue, form_spec, parse_organisati
 from registry.linkage import company_by_orgnr
 from review.assemble import join, split
 from review.claims import ClaimedByOther, DecisionError, claim
-from review.keying import check_values, key_submission, keyable
+from review.keying import KeyedValuesError, key_submission, keyable
 from review.web_common import (
     PREFIX,
     Kit,
@@ -130,10 +130,6 @@ def add_keying_routes(router: APIRouter, kit: Kit) -> None:
                         error="Välj vilken blankett sidan är.")
         values = {k[len(FIELD_PREFIX):]: v for k, v in p.form.items()
                   if k.startswith(FIELD_PREFIX)}
-        _clean, errors = check_values(kind, values)
-        if errors:
-            return page(session, submission, p.viewer, kind, p.form, status=422, errors=errors,
-                        error="Några fält behöver rättas; inget har sparats.")
         signed = {g.party: p.get(SIGNED_PREFIX + g.party) == "1"
                   for g in form_spec(kind).signatures}
         try:
@@ -141,6 +137,11 @@ def add_keying_routes(router: APIRouter, kit: Kit) -> None:
             key_submission(session, submission_id, p.viewer.reviewer, kind, values, signed,
                            now=kit.now())
             session.commit()
+        except KeyedValuesError as exc:
+            session.rollback()
+            return page(session, load(session, submission_id), p.viewer, kind, p.form,
+                        status=422, errors=exc.errors,
+                        error="Några fält behöver rättas; inget har sparats.")
         except ClaimedByOther as exc:
             session.rollback()
             return page(session, load(session, submission_id), p.viewer, kind, p.form,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -187,16 +188,29 @@ def shoot(ctx: AppContext, detail_id: int, candidates_id: int | None, out: Path,
     return written
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+Take = Callable[[Path, Path, str], tuple[AppContext, list[Path]]]
+
+
+def cli(doc: str | None, argv: list[str] | None, take: Take) -> None:
+    """The screenshot scripts' command line: `take(scratch folder, --out, --chromium)`
+    builds its throwaway app and returns it with the PNGs it wrote."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     parser.add_argument("--out", type=Path, default=SCREENSHOTS, help="folder for the PNGs")
     parser.add_argument("--chromium", default=CHROMIUM, help="the chromium executable")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kopplingar-screenshots-") as tmp:
-        ctx, detail_id, candidates_id = prepare(Path(tmp))
-        for path in shoot(ctx, detail_id, candidates_id, args.out, args.chromium):
+        ctx, written = take(Path(tmp), args.out, args.chromium)
+        for path in written:
             print(f"{path}: {path.stat().st_size // 1024} KB")
         ctx.engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    def take(tmp: Path, out: Path, chromium: str) -> tuple[AppContext, list[Path]]:
+        ctx, detail_id, candidates_id = prepare(tmp)
+        return ctx, shoot(ctx, detail_id, candidates_id, out, chromium)
+
+    cli(__doc__, argv, take)
 
 
 if __name__ == "__main__":

@@ -15,24 +15,21 @@ and a committed scan with its corners cut off (unreadable). It then saves:
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
 from devkit.screenshots import (
-    CHROMIUM,
     CHROMIUM_ARGS,
     MAILBOX,
     ME,
     PASSWORD,
-    SCREENSHOTS,
     VIEWPORT,
     _reviewer,
+    cli,
     shrink,
 )
 from forms import FormSpec, form_spec
@@ -134,15 +131,11 @@ def shoot(app: AppContext, ids: list[int], values: dict[str, str], out: Path,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--out", type=Path, default=SCREENSHOTS, help="folder for the PNGs")
-    parser.add_argument("--chromium", default=CHROMIUM, help="the chromium executable")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="kopplingar-screenshots-") as tmp:
-        app, ids, values = prepare(Path(tmp))
-        for path in shoot(app, ids, values, args.out, args.chromium):
-            print(f"{path}: {path.stat().st_size // 1024} KB")
-        app.engine.dispose()
+    def take(tmp: Path, out: Path, chromium: str) -> tuple[AppContext, list[Path]]:
+        app, ids, values = prepare(tmp)
+        return app, shoot(app, ids, values, out, chromium)
+
+    cli(__doc__, argv, take)
 
 
 if __name__ == "__main__":

@@ -257,14 +257,19 @@ class _Page:
             stray[max(ct - top, 0):max(cb - top, 0), max(cl - left, 0):max(cr - left, 0)] = False
         return int(stray.sum()) > STRAY_INK_PX
 
+    def ticked(self, field: FieldSpec) -> set[str] | None:
+        """The options a choice's buttons have ticked; None when it has no form field."""
+        ids = self.widgets.get(field.name, [])
+        if not ids:
+            return None
+        return {self.layer.widgets[i].export for i in ids if self.layer.widgets[i].checked}
+
     def widget_value(self, field: FieldSpec) -> str | None:
-        """The field's value from its AcroForm widgets; None when it has none."""
+        """The field's value from its AcroForm widgets; None when it has none. A choice
+        with more than one option ticked is the caller's to refuse (`ticked`)."""
         if field.type is FieldType.CHOICE:
-            ids = self.widgets.get(field.name, [])
-            if not ids:
-                return None
-            on = {self.layer.widgets[i].export for i in ids if self.layer.widgets[i].checked}
-            return on.pop() if len(on) == 1 else ("" if not on else "\x00")
+            ticked = self.ticked(field)
+            return None if ticked is None else min(ticked, default="")
         names = comb_field_names(field) if field.is_comb else [field.name]
         if not any(n in self.widgets for n in names):
             return None
@@ -359,11 +364,11 @@ def read_digital(aligned: AlignedPage, spec: FormSpec, layer: PdfLayer, blank: G
                         "eller en ritad markering), som kan dölja eller ändra det ifyllda "
                         "värdet.")
             continue
-        chars = page.chars_in(field.box)
-        from_widget = page.widget_value(field)
-        if from_widget == "\x00":
+        if field.type is FieldType.CHOICE and len(page.ticked(field) or ()) > 1:
             look(field, "flera alternativ är ikryssade i PDF-filens fält.")
             continue
+        chars = page.chars_in(field.box)
+        from_widget = page.widget_value(field)
         if from_widget and chars:
             look(field, "fältet har både ett ifyllt formulärvärde och text på sidan.")
             continue

@@ -109,18 +109,12 @@ def _trust(status: object) -> str:
 
 
 def _dss(reader: PdfFileReader) -> DocumentSecurityStore | None:
+    """The file's long-term validation data, if it has any that reads."""
     try:
-        return DocumentSecurityStore.read_dss(reader)
+        return DocumentSecurityStore.read_dss(reader) if "/DSS" in reader.root else None
     except Exception as exc:  # a damaged DSS vouches for nothing; the signature still reads
         log.info("cannot read the PDF's validation data (DSS): %s", exc)
         return None
-
-
-def _has_dss(reader: PdfFileReader) -> bool:
-    try:
-        return "/DSS" in reader.root
-    except Exception:  # a broken catalogue only means: none we can see
-        return False
 
 
 def _field_values(root: Any) -> dict[str, str]:
@@ -179,8 +173,8 @@ def read_esignatures(data: bytes, trust_roots: Sequence[bytes],
         log.info("cannot read the PDF's signatures: %s", exc)
         return (ESignature("", "", "", "", None, None, False, False, True, "unclear",
                            "untrusted", False, f"unreadable signature structure: {exc}"),)
-    dss = _has_dss(reader)
-    store = _dss(reader) if dss else None
+    store = _dss(reader)
+    dss = store is not None
     signature_fields = {sig.field_name for sig in embedded if sig.field_name}
     out = []
     for sig in embedded:

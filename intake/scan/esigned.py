@@ -23,9 +23,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from sqlmodel import Session
 
-from forms import FieldType, FormKind, form_spec
+from forms import FormKind, form_spec
 from intake.scan.esign import ESignature
-from intake.scan.model import Finding, Severity, SignatureReading, SignatureState
+from intake.scan.model import FieldReading, Finding, Severity, SignatureReading, SignatureState
 from intake.scan.validate import CLIENT_SIGNERS, FIRM_SIGNERS, ROLE_NAMES, people_with_roles
 from registry import Company, Person
 from registry.linkage import company_by_orgnr
@@ -74,21 +74,19 @@ def _who(sig: ESignature) -> str:
     return f"{who} ({sig.signer_id})" if sig.signer_id else who
 
 
-def _party_companies(session: Session, kind: FormKind, fields: Mapping[str, object]
+def _party_companies(session: Session, kind: FormKind, fields: Mapping[str, FieldReading]
                      ) -> dict[str, Company]:
+    """Each signing party's company, by the organisationsnummer read for it (`<party>_orgnr`)."""
     out = {}
     for sig in form_spec(kind).signatures:
-        field = f"{sig.party}_orgnr"
-        reading = fields.get(field)
-        value = getattr(reading, "value", "") if reading is not None else ""
-        if value and form_spec(kind).field(field).type is FieldType.ORGNR:
-            company = company_by_orgnr(session, value)
-            if company is not None:
-                out[sig.party] = company
+        reading = fields.get(f"{sig.party}_orgnr")
+        company = company_by_orgnr(session, reading.value) if reading and reading.value else None
+        if company is not None:
+            out[sig.party] = company
     return out
 
 
-def apply_esignatures(session: Session, kind: FormKind, fields: Mapping[str, object],
+def apply_esignatures(session: Session, kind: FormKind, fields: Mapping[str, FieldReading],
                       signatures: Mapping[str, SignatureReading],
                       esignatures: Sequence[ESignature]
                       ) -> tuple[dict[str, SignatureReading], list[Finding]]:

@@ -41,7 +41,7 @@ from intake.errors import InputRejected
 from intake.scan.align import align_page, exactly_placed, identify_aligned
 from intake.scan.calibration import Calibration
 from intake.scan.digital import has_form_layer, read_digital
-from intake.scan.esign import is_signed, read_esignatures
+from intake.scan.esign import read_esignatures
 from intake.scan.esigned import apply_esignatures
 from intake.scan.identify import identify_page
 from intake.scan.model import (
@@ -355,7 +355,7 @@ def scan_file(
         )
     result = ScannedFile(name, sha, [], {}, {}, [])
     # Digital signatures sign the file: read once, given to every form found in it.
-    signed = read_esignatures(data, ctx.trust_roots) if is_signed(data) else ()
+    signed = read_esignatures(data, ctx.trust_roots)
     for page in pages:
         start = clock()
         result.page_images[page.index] = page.image
