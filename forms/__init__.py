@@ -52,7 +52,7 @@ from forms.spec import (
     SignatureSpec,
     form_spec,
 )
-from forms.values import clean_field, clean_values, parse_date
+from forms.values import SURE_CONFIDENCE, clean_field, clean_values, parse_date
 
 __all__ = [
     "ARUCO_DICTIONARY",
@@ -64,6 +64,7 @@ __all__ = [
     "PAGE_HEIGHT_MM",
     "PAGE_WIDTH_MM",
     "PAYLOAD_PREFIX",
+    "SURE_CONFIDENCE",
     "Box",
     "CompanyNumber",
     "Corner",

@@ -16,6 +16,10 @@ from forms.errors import FormValuesError, InvalidValue
 from forms.identity import parse_email, parse_organisationsnummer, parse_subscription_number
 from forms.spec import FieldSpec, FieldType, FormKind, form_spec
 
+# A stored confidence at or above this is sure: shown as confirmed, no finding asks a
+# person to look. Readers' raw scores are calibrated onto it (intake.scan.calibration).
+SURE_CONFIDENCE = 0.6
+
 
 def parse_date(value: str, *, field: str | None = None) -> dt.date:
     compact = "".join(ch for ch in value if ch.isdigit())

@@ -39,10 +39,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from forms import FieldType
+from forms import SURE_CONFIDENCE, FieldType
 from intake.errors import IntakeError
 
-SURE = 0.6  # at or above: shown as confirmed, no finding for its confidence (validate)
+SURE = SURE_CONFIDENCE  # at or above: shown as confirmed, no finding for its confidence
 TARGET = 0.995  # share of sure values that must be exact
 NEVER = 1.01  # a raw threshold no reading reaches: the type is never sure
 CALIBRATION_PATH = Path(__file__).with_name("models") / "calibration.json"

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from forms import (
+    SURE_CONFIDENCE,
     FieldSpec,
     FieldType,
     FormKind,
@@ -83,7 +84,7 @@ from registry import (
 )
 
 KEY_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION)
-LOW_CONFIDENCE = 0.6  # below this a value goes to a person's eye
+LOW_CONFIDENCE = SURE_CONFIDENCE  # below this a value goes to a person's eye
 NAME_MATCH = 0.85  # a signatory's name this close to a person on record is that person
 NAME_UNRELATED = 0.6  # below this, and read with confidence, the name is nobody authorised
 NAME_READ_SURE = 0.8  # OCR confidence above which a name is taken as what is written
