@@ -2,8 +2,13 @@
 
 Server-rendered HTML that works without JavaScript. Every error is shown next
 to its field and in a summary at the top, in Swedish, with what the person
-typed kept. The client's name is filled from the registry only for a
-matching organisationsnummer and subscription number pair (see `issue.py`).
+typed kept. The summary names each field with its party ("Byrån som ska
+kopplas: Organisationsnummer saknas"), because both firms' fields carry the
+same labels, and links to the field; `static/form.js` moves focus to it
+(a CSP of default-src 'self' allows no inline script). The client's name is
+filled from the registry only for a matching organisationsnummer and
+subscription number pair, and only then are the firms checked against the
+client's connections (see `issue.py`).
 
 Everything that can reveal whether a pair matches (the "look up" button and
 a pre-filled download) and every download counts against the rate limit
@@ -57,11 +62,39 @@ DESCRIPTIONS = {
     ),
 }
 
+# Who a field belongs to, as the form's sections name the parties; the signatures' fields
+# are named by their signature block's title instead.
+PARTIES = {
+    FormKind.DUAL: {
+        "client": "Klienten",
+        "current_firm": "Byrån som redan är kopplad",
+        "new_firm": "Byrån som ska kopplas",
+    },
+    FormKind.DISCONNECT: {"client": "Företaget", "firm": "Byrån", "after": "Efter bortkopplingen"},
+}
+# What the short label of a field whose printed label is an instruction becomes.
+SHORT_LABELS = {"after": "Ett alternativ"}
+MISSING = "Fältet måste fyllas i."
+CHOOSE = "Välj ett av alternativen."
+# Long compounds in headings, with soft hyphens where Swedish breaks them: a phone's
+# browser may have no hyphenation dictionary for `hyphens: auto`.
+SOFT_HYPHENS = {
+    "Dubbelsammankoppling": "Dubbel\u00adsamman\u00adkoppling",
+    "Bortkoppling": "Bort\u00adkoppling",
+}
+
 # The client's name comes from the registry when the pair matches, so it is optional here.
 WEB_OPTIONAL = {"client_name"}
 # The longest form has about 30 fields; no field is longer than a few hundred characters.
 MAX_FORM_FIELDS = 60
 MAX_FIELD_BYTES = 2048
+
+
+def soft_hyphens(text: str) -> str:
+    """`text` with soft hyphens in the long compounds a narrow screen must break."""
+    for word, broken in SOFT_HYPHENS.items():
+        text = text.replace(word, broken)
+    return text
 
 
 def make_environment() -> Environment:
@@ -72,6 +105,7 @@ def make_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["FieldType"] = FieldType
+    env.filters["shy"] = soft_hyphens
     return env
 
 
@@ -101,6 +135,66 @@ def _web_label(spec: FormSpec, f: FieldSpec) -> str:
             who = sig.title
             return f"{who}: {'namn' if f.name == sig.name_field else 'roll'}"
     return f.label
+
+
+def summary_label(spec: FormSpec, name: str) -> str:
+    """A field as the error summary names it: its party, then its label without the hint."""
+    f = spec.field(name)
+    for sig in spec.signatures:
+        if name in (sig.name_field, sig.role_field):
+            return f"{sig.title}: {f.label.split(' (', 1)[0]}"
+    parties = PARTIES[spec.kind]
+    prefix = max(
+        (p for p in parties if name == p or name.startswith(f"{p}_")), key=len, default=None
+    )
+    short = SHORT_LABELS.get(name, f.label.split(" (", 1)[0])
+    return f"{parties[prefix]}: {short}" if prefix else f"{spec.title}: {short}"
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryEntry:
+    target: str  # the id of the field's input (a choice: its first option)
+    text: str
+
+
+def error_summary(spec: FormSpec, errors: dict[str, str]) -> list[SummaryEntry]:
+    """The summary's entries in the order of the fields on the page.
+
+    "X saknas" for an empty field, "Välj x" for an unchosen choice, otherwise
+    the field's name and then its message.
+    """
+    out: list[SummaryEntry] = []
+    for f in spec.fields:
+        message = errors.get(f.name)
+        if message is None:
+            continue
+        label = summary_label(spec, f.name)
+        who, what = label.rsplit(": ", 1)
+        if message == MISSING and f.type is FieldType.CHOICE:
+            text = f"{who}: Välj {what[:1].lower()}{what[1:]}"
+        elif message == MISSING:
+            text = f"{label} saknas"
+        else:
+            text = f"{label} – {message}"
+        out.append(SummaryEntry(f"f-{f.name}", text))
+    # Anything not a field of the form (it cannot come from this page's own inputs).
+    out.extend(
+        SummaryEntry("fel", message)
+        for name, message in errors.items()
+        if name not in spec.field_names
+    )
+    return out
+
+
+def beside_fields(spec: FormSpec, errors: dict[str, str]) -> dict[str, str]:
+    """The messages shown beside the fields: an unchosen choice asks for a choice."""
+    return {
+        name: CHOOSE
+        if message == MISSING and name in spec.field_names
+        and spec.field(name).type is FieldType.CHOICE
+        else message
+        for name, message in errors.items()
+    }
 
 
 def make_public_router(pages: PublicPages) -> APIRouter:
@@ -151,12 +245,10 @@ def make_public_router(pages: PublicPages) -> APIRouter:
             slug=FILE_STEMS[kind],
             sections=sections_with_fields(spec),
             label=lambda f: _web_label(spec, f),
-            field_label=lambda name: (
-                _web_label(spec, spec.field(name)) if name in spec.field_names else name
-            ),
+            summary=error_summary(spec, errors),
+            errors=beside_fields(spec, errors),
             optional=lambda f: (not f.required) or f.name in WEB_OPTIONAL,
             values=values,
-            errors=errors,
             notice=notice,
             description=DESCRIPTIONS[kind],
         )
