@@ -110,12 +110,15 @@ def visible_events(
     subject: str | None = None,
     before_id: int | None = None,
     limit: int = 50,
+    where: sa.ColumnElement[bool] | None = None,
 ) -> list[AuditEvent]:
     """Audit events newest first, as this viewer may see them: never a security event to a
-    non-admin, whatever `kind` or `action` asks for."""
+    non-admin, whatever `kind`, `action` or `where` (any further condition) asks for."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
     conditions = [c for c in [_kind_condition("cases" if not admin else kind)] if c is not None]
+    if where is not None:
+        conditions.append(where)
     if action is not None:
         conditions.append(col(AuditEvent.action) == action)
     if actor is not None:
