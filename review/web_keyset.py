@@ -1,13 +1,16 @@
 """Keyset paging over the submission queue, in any of its orders, without OFFSET.
 
 An order is a list of segments, each a WHERE clause and key columns ending in
-the id: "oldest" is one segment (created_at, id); "confidence" (least sure
-first) is two: the submissions with no confidence at all (nothing could be
-read: least sure of all, so first), by id, then the others by (min_confidence,
-id). Splitting on NULL keeps every segment a plain range on an index
-(`ix_submissions_status_created_at`, `ix_submissions_status_min_confidence`;
-SQLite keeps the rowid in every index, so the id tie-break is free there)
-instead of a COALESCE no index can serve.
+the id: "oldest" is one segment (created_at, id), and so is "overdue"
+(oldest due first: the due date is arrival plus working days, which never
+goes back as the arrival moves on, so it is the same order and the same
+index); "confidence" (least sure first) is two: the submissions with no
+confidence at all (nothing could be read: least sure of all, so first), by
+id, then the others by (min_confidence, id). Splitting on NULL keeps every
+segment a plain range on an index (`ix_submissions_status_created_at`,
+`ix_submissions_status_min_confidence`; SQLite keeps the rowid in every
+index, so the id tie-break is free there) instead of a COALESCE no index
+can serve.
 
 A position in an order is a `Key` (segment, values); it travels in the URL as
 text (`Key.encode`): timestamps as integer microseconds, floats by `repr`, so
@@ -86,6 +89,9 @@ SORTS = {
     "oldest": "Äldst först",
     "newest": "Nyast först",
     "confidence": "Minst säker först",
+    # Oldest due first. A due date only moves forward with the arrival (`review.deadlines`),
+    # so this is arrival order and pages on the same (status, created_at) index as "oldest".
+    "overdue": "Förfallna först",
 }
 
 
