@@ -36,6 +36,7 @@ from intake.scan import IntakeContext, load_calibration
 from kopplingar.errors import ConfigError, MissingInput
 from kopplingar.settings import Settings
 from kopplingar.templates import RenderedTemplates
+from review import ReminderReport, send_reminders
 from workqueue import DeliveryReport, ImageStore, SmtpConfig, SmtpSender, deliver_pending
 
 
@@ -118,6 +119,7 @@ class MailIntake:
     # runs for weeks; benchmarks and tests pin the date of their corpus instead.
     follow_clock: bool = False
     min_free_bytes: int = 0  # a pass refuses to start with less free in the data folders
+    info_reminder_days: int = 5  # cases waiting for the customer (review.waiting)
 
     @contextmanager
     def readers(self, on_start: Callable[[int, int], None] | None = None) -> Iterator[ReaderPool]:
@@ -151,6 +153,21 @@ class MailIntake:
                 checkpoint=checkpoint,
                 min_free_bytes=self.min_free_bytes,
             ).run()
+
+    def send_reminders(self) -> ReminderReport:
+        """Remind or close the cases that waited for the customer long enough.
+
+        Run after each pass and before the outbox is sent: a reply read in the
+        pass has joined its case before the case could be closed, and the
+        reminders leave with the pass's replies. Idempotent (`review.waiting`).
+        """
+        return send_reminders(
+            self.engine,
+            now=lambda: dt.datetime.now(dt.UTC),
+            days=self.info_reminder_days,
+            sender_domain=self.policy.reply_domain,
+            form_url=self.policy.form_url,
+        )
 
     def deliver_replies(self) -> DeliveryReport | None:
         """Send what waits in the outbox; None when no SMTP server is configured."""
@@ -196,4 +213,5 @@ def build_mail_intake(settings: Settings, engine: Engine, qr_key: bytes) -> Mail
         smtp=smtp_config(settings),
         follow_clock=True,
         min_free_bytes=settings.min_free_mb * 1024 * 1024,
+        info_reminder_days=settings.info_reminder_days,
     )

@@ -181,6 +181,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Working days the receipt mail promises for a review.",
     )
+    info_reminder_days: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="Days a case waits for the customer's completion (\"väntar på kund\") "
+        "before the one reminder, and again after it before the case is closed.",
+    )
     autoreply_max_per_hour: int = Field(
         default=200,
         ge=0,

@@ -9,7 +9,7 @@ form pages are `render.web`, public to the app assembly only.
 
 from render.errors import RenderError
 from render.issue import RenderedForm, blank_form, issue_form
-from render.mail import SWEDISH_TIME, RenderedMail, blankett, blankett_id, render_mail
+from render.mail import SWEDISH_TIME, RenderedMail, blankett, blankett_id, datum, render_mail
 from render.pdf import render_form_pdf
 from render.raster import blank_page_image, page_image, rasterise_pdf
 from render.ratelimit import RateLimiter
@@ -24,6 +24,7 @@ __all__ = [
     "blank_page_image",
     "blankett",
     "blankett_id",
+    "datum",
     "issue_form",
     "page_image",
     "rasterise_pdf",

@@ -77,6 +77,8 @@ def load_submission(session: Session, submission_id: int) -> Submission:
 
 
 def _decided_text(submission: Submission) -> str:
+    if submission.status == SubmissionStatus.AWAITING_CUSTOMER:
+        return f"Ärende {submission.id} väntar på kunden."
     if submission.status in (SubmissionStatus.APPROVED, SubmissionStatus.APPLIED):
         return f"Ärende {submission.id} är redan godkänt."
     return f"Ärende {submission.id} är redan avvisat."

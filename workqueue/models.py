@@ -41,6 +41,9 @@ class SubmissionStatus(StrEnum):
     APPROVED = "approved"
     APPLIED = "applied"
     REJECTED = "rejected"
+    # Asked the customer for what is missing (review.waiting); their reply by mail
+    # joins it again (workqueue.awaiting), else it is reminded once and then closed.
+    AWAITING_CUSTOMER = "awaiting_customer"
 
 
 class QueueModel(SQLModel, registry=orm_registry(metadata=QUEUE_METADATA)):
@@ -52,6 +55,8 @@ class Submission(QueueModel, table=True):
     __table_args__ = (
         sa.Index("ix_submissions_status_created_at", "status", "created_at"),
         sa.Index("ix_submissions_status_min_confidence", "status", "min_confidence"),
+        # The statistics' decisions per day and per reviewer, without reading every row.
+        sa.Index("ix_submissions_status_decided_at", "status", "decided_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -84,6 +89,21 @@ class Submission(QueueModel, table=True):
     applied_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     # A reviewer who keyed the values off the page image (review.keying); None: read.
     keyed_by: int | None = Field(default=None, foreign_key="reviewers.id")
+    # The day the intake's date checks were made as of (IntakeContext.today), so that the
+    # checks run again after a correction (review.revalidate) judge the dates the same way.
+    read_on: dt.date | None = None
+    # The last request to the customer for what is missing (review.waiting): when, by
+    # whom, why (the code, the Swedish sentence the customer was sent, the party whose
+    # signature is missing, the reviewer's note), and how many reminders went out since.
+    # Kept after the reply, as the history of the case.
+    info_requested_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    info_requested_by: int | None = Field(default=None, foreign_key="reviewers.id")
+    info_reason_code: str | None = Field(default=None, max_length=40)
+    info_reason: str | None = Field(default=None, max_length=1000)
+    info_party: str | None = Field(default=None, max_length=40)  # whose signature is missing
+    info_note: str | None = Field(default=None, max_length=1000)  # the reviewer's own words
+    info_reminders: int = 0
+    info_reminded_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SubmissionPage(QueueModel, table=True):
@@ -100,7 +120,18 @@ class SubmissionPage(QueueModel, table=True):
 
 class SubmissionField(QueueModel, table=True):
     __tablename__ = "submission_fields"
-    __table_args__ = (sa.UniqueConstraint("submission_id", "name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("submission_id", "name"),
+        # The registry's company page: which submissions name this organisationsnummer,
+        # as read or as corrected (workqueue.concerning). Corrections are rare, so partial.
+        sa.Index("ix_submission_fields_value", "value"),
+        sa.Index(
+            "ix_submission_fields_corrected_value",
+            "corrected_value",
+            sqlite_where=sa.text("corrected_value IS NOT NULL"),
+            postgresql_where=sa.text("corrected_value IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submissions.id", index=True)

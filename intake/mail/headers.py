@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 MAX_FROM_CHARS = 2000
+MAX_REFERENCES = 50
 # `decode_header` takes time quadratic in the number of encoded words (half a
 # second for 15,000 of them, nine for 60,000), so it sees at most this much of
 # a header. What is kept of one (300 characters of a subject, 200 of a name)
@@ -76,6 +77,9 @@ class HeaderInfo:
     sent_at: dt.datetime | None
     return_path_null: bool
     auto_generated: str | None  # why we must never reply automatically
+    # The Message-IDs it answers (In-Reply-To, then References), each as `<...>`, at most
+    # MAX_REFERENCES: how a customer's reply to our request is matched to its case.
+    references: tuple[str, ...] = ()
 
 
 # --- text ------------------------------------------------------------------------------
@@ -240,6 +244,17 @@ def _message_id(value: str | None) -> str | None:
     return kept[:500] or None
 
 
+def _references(*values: str | None) -> tuple[str, ...]:
+    """The Message-IDs named in In-Reply-To and References, first seen first, as `<...>`."""
+    found: dict[str, None] = {}
+    for value in values:
+        for text in re.findall(r"<([^<>]{1,500})>", (value or "")[:MAX_DECODED_CHARS]):
+            kept = "".join(c for c in text if "!" <= c <= "~")
+            if kept and len(found) < MAX_REFERENCES:
+                found.setdefault(f"<{kept}>", None)
+    return tuple(found)
+
+
 def _sender(value: bytes | None) -> tuple[str | None, str | None]:
     """The From address if it is one plain, valid address; and the decoded display name."""
     if value is None or len(value) > MAX_FROM_CHARS:
@@ -328,4 +343,5 @@ def header_info(message: Message, own_addresses: Collection[str]) -> HeaderInfo:
         sent_at=_sent_at(headers.text("date")),
         return_path_null=return_path_null,
         auto_generated=_auto_generated(headers, sender, return_path_null, own_addresses),
+        references=_references(headers.text("in-reply-to"), headers.text("references")),
     )

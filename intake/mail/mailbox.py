@@ -50,6 +50,8 @@ header has it: `<...>`; `record_id` is its row in `inbound_messages`):
   (English), submissions queued from it;
 * `message.processed` (info): state, attachments, submissions; or
   `message.quarantined` (warning) with the reason;
+* `message.rejoined` (info): a reply joined the case waiting for it
+  (`intake.mail.rejoin`): submission, matched_by (thread, form_id), pages;
 * `reply.queued` (info): kind (receipt, no_attachment, message_rejected),
   to, state (pending, or suppressed by the rate limit); or `reply.skipped`
   with the reason;
@@ -87,6 +89,7 @@ from intake.mail.outcomes import (
 )
 from intake.mail.policy import MailboxPolicy
 from intake.mail.recording import log_moved_back, moved_back, record_uid, reopen
+from intake.mail.rejoin import log_rejoined, rejoin
 from intake.mail.replies import (
     log_reply,
     may_reply,
@@ -542,6 +545,8 @@ class MailboxPass:
             offset = len(parsed.attachments)
             for extra, part in enumerate(parsed.skipped):
                 session.add(skipped_row(record.id, offset + extra, part))
+            # A reply to our request for what was missing joins the case waiting for it.
+            joined = rejoin(session, record, parsed, now=now)
             record.state = MessageState.PROCESSED
             record.destination = policy.processed_folder
             record.processed_at = now
@@ -549,9 +554,13 @@ class MailboxPass:
             record.working_since = record.reading_since = None
             session.add(record)
             if may_reply(parsed.header):
-                mail = queue_reply(session, record, parsed, report, policy=policy, now=now)
+                mail = queue_reply(
+                    session, record, parsed, report, policy=policy, now=now,
+                    joined_case=joined.submission_id if joined else None,
+                )
             message_id = bracketed(record.message_id)
             session.commit()
+            log_rejoined(joined, record_id=work.record_id, message_id=message_id)
             stopped = {i for i, result in work.results.items() if isinstance(result, ReadFailure)}
             log_outcomes(parsed, outcomes, stopped, record_id=work.record_id, message_id=message_id)
             log_reply(mail, parsed.header, record_id=work.record_id, message_id=message_id)

@@ -165,9 +165,14 @@ def queue_reply(
     *,
     policy: MailboxPolicy,
     now: dt.datetime,
+    joined_case: int | None = None,
 ) -> OutboundMail | None:
     """The receipt listing `report` (queued, unreadable, duplicates) and the skipped files,
-    or "no attachment" when there was not even a skipped file."""
+    or "no attachment" when there was not even a skipped file.
+
+    `joined_case`: the case the message completed (`intake.mail.rejoin`), which
+    the receipt names; a reply without a file then says it was added, not that
+    there was nothing to review."""
     header = parsed.header
     assert header.sender is not None and record.id is not None
     common: dict[str, object] = {
@@ -176,9 +181,10 @@ def queue_reply(
         # Ours, not the sender's Date header.
         "received_at": record.recorded_at,
         "form_url": policy.form_url,
+        "joined_case": joined_case,
     }
     if not parsed.attachments and not parsed.skipped:
-        template, context = "no_attachment", common
+        template, context = "no_attachment", {**common, "review_days": policy.review_days}
     else:
         template = "receipt"
         first_skipped = len(parsed.attachments) + 1

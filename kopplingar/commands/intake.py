@@ -7,7 +7,9 @@ otherwise one line per document and a summary.
 
 `poll` (cron) and `watch` (long-running) read the mailbox through
 `kopplingar.mailing`; the guarantees are in `intake.mail.mailbox`. Both print one
-summary line per pass and leave replies to the outbox and SMTP.
+summary line per pass and leave replies to the outbox and SMTP. After each pass
+they remind, and after a second period close, the cases that wait for the
+customer (`review.waiting`; idempotent), so no second cron line is needed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from kopplingar.errors import MissingInput
 from kopplingar.mailing import MailIntake, build_mail_intake, mail_source
 from kopplingar.settings import load_settings
 from kopplingar.templates import RenderedTemplates
+from review import ReminderReport
 from workqueue import DeliveryReport, ImageStore
 
 app = typer.Typer(help="Read scanned forms into the review queue.", no_args_is_help=True)
@@ -101,6 +104,12 @@ def _print_delivery(report: DeliveryReport | None) -> None:
         )
 
 
+def _print_reminders(report: ReminderReport) -> None:
+    if report.reminded or report.closed:
+        print(f"waiting for customers: {report.reminded} reminded, {report.closed} closed "
+              "without a reply", file=sys.stderr)
+
+
 @app.command("poll")
 def poll(
     folder: Path | None = typer.Option(
@@ -124,6 +133,7 @@ def poll(
         finally:
             source.close()
     print(f"poll: {summary.line()}")
+    _print_reminders(mail.send_reminders())
     _print_delivery(mail.deliver_replies())
 
 
@@ -155,6 +165,7 @@ def watch_command(
 
     def one_pass(src: MailSource) -> PollSummary:
         summary = mail.run_pass(src, pool, should_stop=stop.is_set)
+        _print_reminders(mail.send_reminders())
         _print_delivery(mail.deliver_replies())
         return summary
 

@@ -454,3 +454,97 @@ def test_rejected_names_who_signs_and_leaves_out_what_is_unknown(
     assert "som du skickade. Tyvärr" in mail.body
     assert "blankett-id" not in mail.body
     assert who in mail.body
+
+
+# The mails of a case waiting for the customer (review.waiting).
+INFO_REQUEST = {
+    "case": 17,
+    "kind": "dual",
+    "form_id": "7K3QX9P2MD",
+    "client_name": "Sundberg Snickeri AB",
+    "received_at": RECEIVED,
+    "reason_code": "signature",
+    "party": "systemadministratör på byrån som ska kopplas",
+    "reason": "Blanketten saknar underskrift av systemadministratör på byrån som ska kopplas.",
+    "note": "Underskriften längst ner till höger saknas.",
+    "deadline": dt.date(2025, 3, 14),
+    "form_url": FORM_URL,
+}
+INFO_CONTEXTS: dict[str, dict[str, object]] = {
+    "info_request": INFO_REQUEST,
+    "info_reminder": INFO_REQUEST | {"asked_at": RECEIVED},
+    "info_closed": {
+        key: INFO_REQUEST[key] for key in ("case", "kind", "form_id", "client_name", "reason",
+                                           "form_url")
+    } | {"asked_at": RECEIVED, "reminded_at": dt.datetime(2025, 3, 9, 8, 0, tzinfo=dt.UTC)},
+}
+CONTEXTS.update(INFO_CONTEXTS)
+MUST_SAY.update(
+    {
+        "info_request": [
+            "Vi har börjat granska blanketten Dubbelsammankoppling med blankett-id 7K3Q-X9P2-MD "
+            "för Sundberg Snickeri AB som du skickade till oss den 4 mars 2025.",
+            "Det här saknas:\nBlanketten saknar underskrift av systemadministratör på byrån som "
+            "ska kopplas.\n",
+            "Handläggarens kommentar:\nUnderskriften längst ner till höger saknas.\n",
+            "Låt systemadministratör på byrån som ska kopplas skriva under blanketten",
+            "Svara på det här mejlet, så hamnar ditt svar direkt i ärende 17.",
+            "senast den 14 mars 2025",
+            "Vi påminner dig en gång innan dess.",
+        ],
+        "info_reminder": [
+            "Den 4 mars 2025 bad vi dig om en komplettering av blanketten Dubbelsammankoppling",
+            "Svara på det här mejlet, så hamnar ditt svar direkt i ärende 17.",
+            "Det här är den enda påminnelsen.",
+            "senast den 14 mars 2025 avslutar vi ärendet",
+        ],
+        "info_closed": [
+            "och den 9 mars 2025 påminde vi dig",
+            "så vi har nu avslutat ärende 17. Ingen ändring är gjord.",
+            f"förifylld blankett på {FORM_URL}",
+        ],
+    }
+)
+SUBJECTS.update(
+    {
+        "info_request": "Komplettering behövs: ärende 17, blankett 7K3Q-X9P2-MD",
+        "info_reminder": "Påminnelse: komplettering behövs för ärende 17, blankett 7K3Q-X9P2-MD",
+        "info_closed": "Ärende 17 avslutat: ingen komplettering inkom",
+    }
+)
+
+
+@pytest.mark.parametrize("template", sorted(INFO_CONTEXTS))
+def test_info_mail_renders_natural_swedish(template: str) -> None:
+    test_template_renders_natural_swedish(template)
+
+
+@pytest.mark.parametrize("reason_code", ["page_unreadable", "value_unclear", "other"])
+def test_info_request_says_what_to_send_for_each_reason(reason_code: str) -> None:
+    context = INFO_REQUEST | {"reason_code": reason_code, "party": None, "note": None,
+                              "form_id": None, "kind": None}
+    mail = render_mail("info_request", context)
+    assert mail.subject == "Komplettering behövs: ärende 17"
+    assert "Handläggarens kommentar" not in mail.body
+    expected = {"page_unreadable": "Skanna sidan igen",
+                "value_unclear": "Skriv den rätta uppgiften",
+                "other": "Bifoga det som saknas"}[reason_code]
+    assert expected in mail.body
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_info_request_keeps_the_reviewers_words_on_their_line(hostile: str) -> None:
+    mail = render_mail("info_request", INFO_REQUEST | {"note": hostile, "client_name": hostile})
+    for line in mail.body.split("\n"):
+        assert not line.startswith(("Bcc", "X-Injected")), line
+        assert line.isprintable()
+
+
+def test_a_joined_reply_is_told_which_case_it_completed() -> None:
+    receipt = render_mail("receipt", receipt_context(joined_case=17))
+    assert "Vi har lagt det du skickade till ärende 17" in receipt.body
+    text_only = render_mail("no_attachment", CONTEXTS["no_attachment"] | {
+        "joined_case": 17, "review_days": 2})
+    assert text_only.subject == "Vi har tagit emot ditt svar (M-42)"
+    assert "Vi har lagt det till ärende 17" in text_only.body
+    assert "ingen skannad blankett" not in text_only.body
