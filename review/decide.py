@@ -61,6 +61,7 @@ from review.four_eyes import (
     request_override,
     withdraw_override,
 )
+from review.revalidate import revalidate
 from workqueue import (
     OverrideRequest,
     OverrideState,
@@ -85,6 +86,13 @@ REJECT_REASONS: list[tuple[str, str]] = [
     ("other", "Annat:"),
 ]
 
+# One key picks a reason for approving despite a finding (the reviewer may write their own).
+OVERRIDE_PRESETS: list[str] = [
+    "Kontrollerat mot bilden: uppgifterna stämmer.",
+    "Underskriften finns på blanketten; läsningen missade den.",
+    "Datumet syns på bilden men kunde inte läsas maskinellt.",
+    "Kunden har bekräftat uppgifterna.",
+]
 _TEXT_MAX = 800  # leaves room in the 1000-character columns for the canned sentence
 # Values that the linkage plan checks against the registry again: a finding on one of
 # these is settled by a correction, because the plan has then checked the new value.
@@ -160,8 +168,14 @@ def correct_field(
     value: str,
     *,
     now: dt.datetime,
+    confirm: bool = False,
 ) -> None:
-    """Store the reviewer's value for field `name`, checked like a form entry; audited."""
+    """Store the reviewer's value for field `name`, checked like a form entry; audited.
+
+    An unchanged value is a no-op, unless `confirm`: then the value as read
+    is recorded as the reviewer's (they compared it with the image), so it
+    counts as sure from now on (`review.revalidate`).
+    """
     submission = hold(session, submission_id, reviewer, now, (SubmissionStatus.QUEUED,))
     kind = _form_kind(submission)
     if kind is None:
@@ -189,19 +203,20 @@ def correct_field(
     before = None
     if row is not None:
         before = row.corrected_value if row.corrected_value is not None else row.value
-    if before == canonical:
-        return
     if row is None:
         # The reader found nothing for it: the reviewer's value is the only one.
         row = SubmissionField(
             submission_id=submission_id, name=name, value="", raw="", confidence=0.0
         )
+    confirming = row.corrected_value is None and before == canonical
+    if before == canonical and not (confirm and confirming):
+        return
     row.corrected_value = canonical
     session.add(row)
     record_event(
         session,
         actor=reviewer.email,
-        action="submission.field_corrected",
+        action="submission.field_confirmed" if confirming else "submission.field_corrected",
         subject=f"submission:{submission_id}",
         before={"field": name, "value": before},
         after={"field": name, "value": canonical},
@@ -211,6 +226,39 @@ def correct_field(
         session, submission_id, reviewer, why="Ett fält rättades efter begäran.", now=now
     )
     session.flush()
+
+
+def correct_fields(
+    session: Session,
+    submission_id: int,
+    reviewer: Reviewer,
+    values: Mapping[str, str],
+    *,
+    now: dt.datetime,
+    confirmed: frozenset[str] = frozenset(),
+) -> list[SubmissionFinding]:
+    """Correct (and confirm) several fields, then check the submission again; its findings.
+
+    Only the fields whose value differs from the current one, or that are
+    named in `confirmed`, are written. The findings are then the intake's
+    checks on the values as they are now (`review.revalidate`), so the page
+    never shows a finding about a value that has since been corrected.
+    """
+    current = effective_values(session, submission_id)
+    for name, value in values.items():
+        if name not in current and not value.strip():
+            continue
+        if value.strip() != current.get(name) or name in confirmed:
+            correct_field(session, submission_id, reviewer, name, value, now=now,
+                          confirm=name in confirmed)
+    submission = load_submission(session, submission_id)
+    return revalidate(session, submission)
+
+def preset_reason(choice: str) -> str:
+    """The override reason a preset's number ("1".."4") stands for; "" for anything else."""
+    if choice.isdigit() and 1 <= int(choice) <= len(OVERRIDE_PRESETS):
+        return OVERRIDE_PRESETS[int(choice) - 1]
+    return ""
 
 
 def _empty_plan(kind: str, *problems: str) -> LinkagePlan:

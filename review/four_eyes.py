@@ -37,6 +37,7 @@ from sqlmodel import Session, col, select
 
 from registry import record_event
 from review.claims import DecisionError, hold, load_submission
+from review.finding_labels import finding_label
 from workqueue import (
     FourEyesRule,
     OverrideRequest,
@@ -86,7 +87,7 @@ class StaleOverride(DecisionError):  # noqa: N818
 
 def code_label(code: str) -> str:
     """The Swedish label of a finding code; the code itself for one not labelled."""
-    return BLOCKING_CODES.get(code, code)
+    return BLOCKING_CODES.get(code) or finding_label(code)
 
 
 # -- the rules ---------------------------------------------------------------------------------

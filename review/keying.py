@@ -30,8 +30,7 @@ import numpy as np
 from sqlmodel import Session, col, delete, select
 
 from forms import FormKind, InvalidValue, clean_field, form_spec
-from intake.scan.model import FieldReading, SignatureReading, SignatureState
-from intake.scan.validate import validate_document
+from intake.scan import FieldReading, SignatureReading, SignatureState, validate_document
 from registry import record_event
 from review.claims import DecisionError, hold
 from workqueue import (
@@ -131,6 +130,7 @@ def key_submission(
     submission.form_version = spec.version
     submission.status = SubmissionStatus.QUEUED
     submission.keyed_by = reviewer.id
+    submission.read_on = now.date()
     submission.unreadable_reason = None  # why it could not be read stays in the audit log
     submission.blocking_findings = sum(r.severity == "blocking" for r in rows)
     submission.warning_findings = sum(r.severity == "warning" for r in rows)

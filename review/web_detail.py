@@ -31,20 +31,24 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from forms import FieldType, FormKind, form_spec
+from forms import SURE_CONFIDENCE, FieldType, FormKind, form_spec
 from registry import CompanyView, RegistryError, company_view
 from review.claims import ClaimedByOther, DecisionError, claim, release
+from review.deadlines import deadline, local_day
 from review.decide import (
+    OVERRIDE_PRESETS,
     REJECT_REASONS,
     approve,
     confirm_override,
-    correct_field,
+    correct_fields,
     decision_day,
     effective_values,
     open_blocking_findings,
+    preset_reason,
     preview,
     reject,
 )
+from review.duplicates import group_of
 from review.four_eyes import (
     OwnOverride,
     StaleOverride,
@@ -73,6 +77,7 @@ from review.web_common import (
 )
 from review.web_keyset import fetch, row_key
 from review.web_queue import QueueFilter, claim_holder, claim_next, decided_notice
+from review.web_waiting import waiting_context
 from workqueue import (
     InboundMessage,
     OverrideRequest,
@@ -86,7 +91,6 @@ from workqueue import (
     SubmissionStatus,
 )
 
-LOW_CONFIDENCE = 0.8
 FIELD_PREFIX = "falt."
 _GROUPS = (
     ("current_firm_", "Nuvarande byrå"),
@@ -113,16 +117,51 @@ class Offer:
 
 
 @dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
 class FieldRow:
     row: SubmissionField
     label: str
     value: str  # the corrected value if any, else what was read
-    low: bool
-    flagged: bool
+    low: bool  # read below the calibrated "sure" confidence, and nobody has confirmed it
+    flagged: bool  # low, or a finding above info is about it: a person must look
     offers: tuple[Offer, ...] = ()
     # Keys 1-3 pick an offer while the input is focused: only where nobody types a digit
     # (names); an e-mail address may hold one.
     keys: bool = False
+    findings: tuple[SubmissionFinding, ...] = ()  # the findings about this field
+    choices: tuple[Choice, ...] = ()  # a choice field's options, in Swedish
+    box: tuple[float, float, float, float] | None = None  # x, y, w, h in mm on the page
+    inputmode: str = "text"
+
+    @property
+    def typed(self) -> bool:
+        return self.row.corrected_value is not None
+
+    @property
+    def blocking(self) -> bool:
+        return any(f.severity == "blocking" for f in self.findings)
+
+
+def _field_form(kind: str | None, name: str) -> tuple[tuple[Choice, ...],
+                                                      tuple[float, float, float, float] | None,
+                                                      str]:
+    """A field's Swedish choices, its box on the page and the keyboard a phone should offer."""
+    if kind not in (FormKind.DUAL.value, FormKind.DISCONNECT.value):
+        return (), None, "text"
+    spec = form_spec(kind)
+    if name not in spec.field_names:
+        return (), None, "text"
+    field = spec.field(name)
+    choices = tuple(Choice(o.value, o.label) for o in field.options)
+    box = (field.box.x, field.box.y, field.box.w, field.box.h)
+    numeric = field.type in (FieldType.ORGNR, FieldType.SUBSCRIPTION, FieldType.DATE)
+    mode = "email" if field.type is FieldType.EMAIL else "numeric" if numeric else "text"
+    return choices, box, mode
 
 
 def offers(row: SubmissionField) -> tuple[Offer, ...]:
@@ -250,23 +289,35 @@ def detail_context(
         key=lambda f: (_SEVERITY_ORDER.get(f.severity, 3), f.id or 0),
     )
     flagged = {f.field for f in findings if f.field and f.severity != "info"}
+    by_field: dict[str, list[SubmissionFinding]] = {}
+    for f in findings:
+        if f.field:
+            by_field.setdefault(f.field, []).append(f)
     values = effective_values(session, sid)
-    fields = [
-        FieldRow(
-            row=f,
-            label=field_label(submission.kind, f.name),
-            value=values.get(f.name, f.value),
-            low=f.confidence < LOW_CONFIDENCE,
-            flagged=f.name in flagged,
-            offers=offers(f),
-            keys=_digit_free(submission.kind, f.name),
-        )
-        for f in session.exec(
-            select(SubmissionField)
-            .where(SubmissionField.submission_id == sid)
-            .order_by(col(SubmissionField.id))
-        )
-    ]
+    fields = []
+    for stored in session.exec(
+        select(SubmissionField)
+        .where(SubmissionField.submission_id == sid)
+        .order_by(col(SubmissionField.id))
+    ):
+        low = stored.corrected_value is None and stored.confidence < SURE_CONFIDENCE
+        choices, box, mode = _field_form(submission.kind, stored.name)
+        fields.append(FieldRow(
+            row=stored,
+            label=field_label(submission.kind, stored.name),
+            value=values.get(stored.name, stored.value),
+            low=low,
+            flagged=low or stored.name in flagged,
+            offers=offers(stored),
+            keys=_digit_free(submission.kind, stored.name),
+            findings=tuple(by_field.get(stored.name, ())),
+            choices=choices,
+            box=box,
+            inputmode=mode,
+        ))
+    # The fields a person must look at come first, in the order the form has them.
+    check = [f for f in fields if f.flagged]
+    sure = [f for f in fields if not f.flagged]
     signatures = session.exec(
         select(SubmissionSignature)
         .where(SubmissionSignature.submission_id == sid)
@@ -283,21 +334,29 @@ def detail_context(
     decider = session.get(Reviewer, submission.decided_by) if submission.decided_by else None
     keyer = session.get(Reviewer, submission.keyed_by) if submission.keyed_by else None
     open_statuses = (SubmissionStatus.QUEUED, SubmissionStatus.UNREADABLE)
-    decided = submission.status not in open_statuses
+    # Waiting for the customer is neither open to decide nor decided: it shows why it waits.
+    waiting = submission.status == SubmissionStatus.AWAITING_CUSTOMER
+    decided = submission.status not in open_statuses and not waiting
     plan = None
     plan_error = ""
-    if not decided and submission.kind is not None:
+    if not decided and not waiting and submission.kind is not None:
         try:
             plan = preview(session, sid, on=decision_day(now))
         except DecisionError as exc:
             plan_error = exc.message
     previous_id, next_id = _neighbours(session, submission, flt)
-    open_blocking = open_blocking_findings(session, sid) if not decided else []
+    open_blocking = open_blocking_findings(session, sid) if not (decided or waiting) else []
     override = _override_view(session, sid, findings)
     return {
         "s": submission,
         "pages": pages,
         "fields": fields,
+        "check": check,
+        "sure": sure,
+        "overlay_page": next((p.id for p in pages if p.aligned_sha256), None),
+        # Findings about a field stand by that field; the rest (the form, signatures) on top.
+        "general_findings": [f for f in findings if f.field not in {r.row.name for r in fields}],
+        "override_presets": OVERRIDE_PRESETS,
         "signatures": signatures,
         "party_titles": party_titles(submission.kind),
         "findings": findings,
@@ -313,7 +372,8 @@ def detail_context(
         "plan_error": plan_error,
         "holder": holder,
         "mine": mine,
-        "read_only": decided or (holder is not None and not mine),
+        "read_only": decided or waiting or (holder is not None and not mine),
+        "waiting": waiting_context(session, submission, days=kit.pages.info_reminder_days),
         "decided": decided,
         "decider": decider.name if decider else None,
         "reasons": REJECT_REASONS,
@@ -323,6 +383,8 @@ def detail_context(
         "next_id": next_id,
         "keyable": not decided and keyable(submission),
         "keyed_by": keyer.name if keyer else None,
+        "duplicates": group_of(session, sid, now=now),
+        "deadline": deadline(submission.created_at, kit.pages.review_days, local_day(now)),
     }
 
 
@@ -471,21 +533,17 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
         flt = flt_of(p.form)
         if (refused := claimed(session, submission_id, p, flt)) is not None:
             return refused
-        current = effective_values(session, submission_id)
+        values = {
+            key[len(FIELD_PREFIX) :]: value
+            for key, value in p.form.items()
+            if key.startswith(FIELD_PREFIX)
+        }
+        confirmed = frozenset(n for n in (p.get("bekrafta"),) if n and n in values)
         try:
-            for key, value in p.form.items():
-                if not key.startswith(FIELD_PREFIX):
-                    continue
-                name = key[len(FIELD_PREFIX) :]
-                if name in current and value.strip() != current[name]:
-                    correct_field(
-                        session,
-                        submission_id,
-                        p.viewer.reviewer,
-                        name,
-                        value.strip(),
-                        now=kit.now(),
-                    )
+            correct_fields(
+                session, submission_id, p.viewer.reviewer, values, now=kit.now(),
+                confirmed=confirmed,
+            )
         except DecisionError as exc:
             return undo(session, submission_id, p, flt, exc.message, 422, keep_form=True)
         session.commit()
@@ -498,7 +556,7 @@ def add_detail_routes(router: APIRouter, kit: Kit) -> None:
         flt = flt_of(p.form)
         if (refused := claimed(session, submission_id, p, flt)) is not None:
             return refused
-        reason = p.get("override_reason")
+        reason = p.get("override_reason") or preset_reason(p.get("override_preset"))
         try:
             approve(
                 session,

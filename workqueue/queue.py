@@ -9,6 +9,7 @@ the whole submission appear at once or not at all.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -84,6 +85,7 @@ class NewSubmission:
     findings: list[NewFinding] = field(default_factory=list)
     unreadable_reason: str | None = None
     inbound_message_id: int | None = None  # the mail it came in, if it came by mail
+    read_on: dt.date | None = None  # the day its dates were checked as of
 
 
 def enqueue(session: Session, store: ImageStore, new: NewSubmission) -> Submission:
@@ -104,6 +106,7 @@ def enqueue(session: Session, store: ImageStore, new: NewSubmission) -> Submissi
         blocking_findings=sum(1 for f in new.findings if f.severity == "blocking"),
         warning_findings=sum(1 for f in new.findings if f.severity == "warning"),
         inbound_message_id=new.inbound_message_id,
+        read_on=new.read_on,
     )
     session.add(submission)
     session.flush()

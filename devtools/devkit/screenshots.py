@@ -39,7 +39,7 @@ from registry import import_registry, make_engine
 from review import claim, create_reviewer
 from samples import REGISTRY_JSON, SAMPLE_QR_KEY
 from samples.mail import build_sample_mail
-from samples.scans import CORPUS_DIR, REFERENCE_DATE, record_issued
+from samples.scans import CORPUS_DIR, ISSUED_AT, REFERENCE_DATE, record_issued
 from workqueue import ImageStore, Reviewer, ReviewerRole, Submission, SubmissionField
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -75,7 +75,7 @@ def prepare(root: Path) -> tuple[AppContext, int, int | None]:
     upgrade_all(engine)
     with Session(engine) as session:
         import_registry(session, REGISTRY_JSON)
-        record_issued(session, CORPUS_DIR)
+        record_issued(session, CORPUS_DIR, issued_at=ISSUED_AT)
         session.commit()
     mail_dir = root / "mail"
     build_sample_mail(mail_dir, mailbox=MAILBOX)

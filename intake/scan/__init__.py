@@ -17,7 +17,10 @@ from intake.scan.calibration import (
 )
 from intake.scan.model import (
     CANONICAL_DPI,
+    FieldReading,
     Gray,
+    SignatureReading,
+    SignatureState,
 )
 from intake.scan.pages import (
     PageLimits,
@@ -39,22 +42,28 @@ from intake.scan.pipeline import (
 from intake.scan.read import (
     TESSERACT_PSM,
 )
+from intake.scan.registered import resolve
 from intake.scan.tesseract import (
     full_page_text,
     recognise_words,
 )
+from intake.scan.validate import VALIDATION_CODES, validate_document
 
 __all__ = [
     "CANONICAL_DPI",
     "TESSERACT_PSM",
+    "VALIDATION_CODES",
     "Calibration",
     "CalibrationError",
+    "FieldReading",
     "FileResult",
     "Gray",
     "IntakeContext",
     "IssuedFormView",
     "PageLimits",
     "ScannedFile",
+    "SignatureReading",
+    "SignatureState",
     "encode_images",
     "enqueue_file",
     "extract_pages",
@@ -64,6 +73,8 @@ __all__ = [
     "load_calibration",
     "read_file",
     "recognise_words",
+    "resolve",
     "scan_file",
     "to_new_submissions",
+    "validate_document",
 ]

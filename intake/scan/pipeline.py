@@ -149,6 +149,7 @@ class FileResult:
     pages: list[PageOutcome]
     rejected: str | None = None  # the whole file could not be decoded
     encoded: dict[str, bytes] = field(default_factory=dict)  # PNGs made ahead (image_key)
+    read_on: dt.date | None = None  # the day the date checks were made as of
 
 
 @dataclass(frozen=True)
@@ -421,6 +422,7 @@ def finish_file(session: Session, scanned: ScannedFile, ctx: IntakeContext) -> F
         scanned.pages,
         rejected=scanned.rejected,
         encoded=scanned.encoded,
+        read_on=ctx.today,
     )
 
 
@@ -467,6 +469,7 @@ def to_new_submissions(result: FileResult, *, source_kind: str) -> list[NewSubmi
                 form_id=doc.form_id,
                 form_version=spec_version,
                 quality_mm=doc.quality_mm,
+                read_on=result.read_on,
                 pages=pages,
                 fields=[
                     NewField(

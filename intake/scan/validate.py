@@ -84,6 +84,8 @@ from registry import (
 )
 
 KEY_TYPES = (FieldType.ORGNR, FieldType.SUBSCRIPTION)
+# The linkage is made from these, and the confirmation mail goes to the e-mail address.
+CONSEQUENTIAL_TYPES = (*KEY_TYPES, FieldType.CHOICE, FieldType.EMAIL)
 LOW_CONFIDENCE = SURE_CONFIDENCE  # below this a value goes to a person's eye
 NAME_MATCH = 0.85  # a signatory's name this close to a person on record is that person
 NAME_UNRELATED = 0.6  # below this, and read with confidence, the name is nobody authorised
@@ -91,6 +93,47 @@ NAME_READ_SURE = 0.8  # OCR confidence above which a name is taken as what is wr
 MAX_DATE_AGE_DAYS = 90  # a signature older than this is stale
 MAX_SUGGESTIONS = 3  # numbers offered to the reviewer for a number that fails its check
 INK_CHANGED = 0.005  # share of a field's box with ink the issued print lacks: written on
+
+# Every code validate_document can raise (a test reads them off the checks below).
+VALIDATION_CODES = frozenset({
+    "client.unknown",
+    "connection.current_missing",
+    "connection.exists",
+    "connection.missing",
+    "date.before_issue",
+    "date.future",
+    "date.missing",
+    "date.too_old",
+    "date.unreadable",
+    "field.missing",
+    "firm.kind_mismatch",
+    "firm.same_company",
+    "firm.unknown",
+    "form.blank",
+    "form.duplicate",
+    "form.kind_mismatch",
+    "form.unknown_id",
+    "name.mismatch",
+    "name.spelling",
+    "ocr.low_confidence",
+    "orgnr.format",
+    "orgnr.luhn",
+    "qr.invalid",
+    "signatory.matched",
+    "signatory.name_characters",
+    "signatory.name_missing",
+    "signatory.not_authorised",
+    "signatory.role_mismatch",
+    "signatory.uncertain",
+    "signatory.unchecked",
+    "signature.missing",
+    "signature.unsure",
+    "subscription.format",
+    "subscription.luhn",
+    "subscription.mismatch",
+    "subscription.unknown",
+    "value.changed",
+})
 
 # Who may sign for each party: the client's firmatecknare or system administrator,
 # a firm's system administrator (DESIGN.md, "The registry rules").
@@ -248,7 +291,8 @@ def _check_present(c: _Checks, field: FieldSpec, reading: FieldReading | None) -
         return False
     assert reading is not None
     if reading.confidence < LOW_CONFIDENCE:
-        key = field.type in KEY_TYPES
+        # What the linkage or the outgoing mail depends on warns; the rest is context.
+        key = field.type in CONSEQUENTIAL_TYPES
         c.add("ocr.low_confidence", Severity.WARNING if key else Severity.INFO,
               f"”{c.label(field)}” lästes som ”{value}” med låg säkerhet "
               f"({percent(reading.confidence)}).{doubt_text(reading)} Kontrollera mot bilden.",
@@ -469,17 +513,20 @@ def _check_date(c: _Checks, title: str, reading: FieldReading | None, signed: bo
                 issued: IssuedForm | None, today: dt.date) -> None:
     field = reading.name if reading is not None else None
     if reading is None or not reading.value:
+        # A signature is only as good as its date: approving without one needs a reason.
         if reading is not None and reading.confidence < LOW_CONFIDENCE:
-            c.add("date.unreadable", Severity.WARNING,
-                  f"{title}: datumet kunde inte läsas. Kontrollera det mot bilden.", field)
+            c.add("date.unreadable", Severity.BLOCKING if signed else Severity.WARNING,
+                  f"{title}: datumet kunde inte läsas. Skriv in det från bilden.", field)
         elif signed:
-            c.add("date.missing", Severity.WARNING, f"{title}: datum saknas.", field)
+            c.add("date.missing", Severity.BLOCKING,
+                  f"{title}: underskriften har inget datum.", field)
         return
     try:
         day = parse_date(reading.value)
     except InvalidValue:
-        c.add("date.unreadable", Severity.WARNING,
-              f"{title}: ”{reading.value}” är inget giltigt datum.", field)
+        c.add("date.unreadable", Severity.BLOCKING if signed else Severity.WARNING,
+              f"{title}: ”{reading.value}” är inget giltigt datum. Skriv in datumet från "
+              "bilden.", field)
         return
     if day > today:
         c.add("date.future", Severity.WARNING,
@@ -530,7 +577,14 @@ def _check_issued(c: _Checks, kind: FormKind, fields: Mapping[str, FieldReading]
         # Text: only an OCR slip (confusable characters, spacing) is the same name.
         differs = not ocr_slip(now, was) if field.type is FieldType.TEXT else now != was
         label = c.label(field)
-        if differs and field.type in KEY_TYPES and not _valid_number(field, now):
+        # No ink beyond the issued print: nobody wrote on it, so the difference is ours.
+        untouched = reading.read_by == "print" and reading.ink_outside_print < INK_CHANGED
+        if differs and untouched:
+            c.add("value.changed", Severity.WARNING,
+                  f"”{label}” lästes {shown_number(now) if field.type in KEY_TYPES else f'”{now}”'}"
+                  f", men blanketten utfärdades med ”{was}”. Ingen handskrift syns i rutan, så "
+                  "det är troligen ett läsfel. Kontrollera mot bilden.", field.name)
+        elif differs and field.type in KEY_TYPES and not _valid_number(field, now):
             c.add("value.changed", Severity.WARNING,
                   f"”{label}”: på blanketten lästes {shown_number(now)}, men blanketten "
                   f"utfärdades med {was}. Det lästa numret klarar inte kontrollsiffran: en "

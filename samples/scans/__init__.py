@@ -12,6 +12,7 @@ from pathlib import Path
 
 from samples.scans.corpus import (
     DEFAULT_SEED,
+    ISSUED_AT,
     ISSUED_FILE,
     REFERENCE_DATE,
     TRUTH_FILE,
@@ -25,6 +26,7 @@ CORPUS_DIR = Path(__file__).parent / "corpus"
 __all__ = [
     "CORPUS_DIR",
     "DEFAULT_SEED",
+    "ISSUED_AT",
     "ISSUED_FILE",
     "REFERENCE_DATE",
     "TRUTH_FILE",

@@ -34,6 +34,10 @@ TRUTH_FILE = "truth.json"
 ISSUED_FILE = "issued.json"
 DEFAULT_SEED = 20260120
 REFERENCE_DATE = dt.date(2026, 1, 20)  # "today" for the signing dates
+# When the corpus's forms count as issued: before any of them was signed (every signing
+# date is within 28 days before REFERENCE_DATE; 45 days leaves a margin).
+ISSUED_AT = dt.datetime.combine(REFERENCE_DATE - dt.timedelta(days=45), dt.time(9),
+                                tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

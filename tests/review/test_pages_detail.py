@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from registry import AuditEvent, Company, Connection
 from review import claim
+from review.decide import OVERRIDE_PRESETS
 from tests.review.test_pages import (
     SENDER,
     Site,
@@ -56,16 +57,28 @@ def test_the_page_shows_scan_fields_findings_mail_registry_and_plan(site: Site) 
     page = client.get(f"/granskning/{sid}")
     assert page.status_code == 200
     html = page.text
-    # Every field with its crop and its value in an editable input.
+    # Every field's value is editable: text in an input, a choice as Swedish radio buttons.
     with site.session() as s:
         fields = s.exec(select(SubmissionField).where(SubmissionField.submission_id == sid)).all()
     for f in fields:
-        assert f'src="/granskning/bild/falt/{f.id}"' in html
-        assert f'name="falt.{f.name}" type="text" value="{f.value}"' in html
-    # The uncertain field is marked (low confidence, and named by a finding).
-    row = re.search(r'<tr class="([^"]*)">\s*<td><label for="field-client_subscription">', html)
-    assert row and set(row.group(1).split()) == {"low", "flagged"}
-    assert "Osäker läsning." in html
+        if f.name.endswith("_role"):
+            assert re.search(rf'name="falt.{f.name}" value="{f.value}" checked', html)
+        else:
+            assert re.search(rf'name="falt.{f.name}" type="text"[^>]*value="{re.escape(f.value)}"',
+                             html)
+    assert "> Redovisningsbyrå</label>" in html
+    # Only the uncertain field asks for attention, first, with its crop and its finding;
+    # the sure ones are one compact block below.
+    check, sure = html.split('id="check-list"')[1].split('id="sure-block"')
+    low = next(f for f in fields if f.name == "client_subscription")
+    assert 'id="row-client_subscription"' in check
+    assert f'src="/granskning/bild/falt/{low.id}"' in check
+    assert "Osäker läsning." in check
+    assert 'id="row-client_name"' in sure and 'id="row-client_name"' not in check
+    # Its box on the page, for the script to highlight.
+    assert 'id="box-client_subscription" class="flag"' in html
+    # Finding codes are behind a details toggle, with the Swedish label.
+    assert "<summary>Detaljer</summary>" in html
     assert "Signerad" in html
     assert SENDER in html and "Skannad blankett" in html
     # What the registry says now, and what approving would do.
@@ -113,7 +126,7 @@ def test_claiming_is_a_post_and_another_reviewer_then_sees_it_read_only(site: Si
     theirs = bob.get(f"/granskning/{sid}").text
     assert "Ärendet hanteras av Alice till" in theirs
     assert 'id="approve-form"' not in theirs and 'id="reject-form"' not in theirs
-    assert re.search(r'name="falt.client_name" type="text" value="[^"]*" readonly', theirs)
+    assert re.search(r'name="falt.client_name" type="text"[^>]*value="[^"]*" readonly', theirs)
     # The queue says who has it.
     assert "Alice till" in bob.get("/granskning/").text
 
@@ -215,9 +228,9 @@ def test_blocking_findings_need_an_override_reason(site: Site) -> None:
     client = site.logged_in("alice")
     sid = site.ids["blocking"]
     page = client.get(f"/granskning/{sid}").text
-    assert re.search(
-        r'<textarea id="override_reason" name="override_reason" rows="3" required>', page
-    )
+    # A reason is one key away (a preset), or written out.
+    assert '<textarea id="override_reason" name="override_reason"' in page
+    assert re.search(r'<input type="radio" name="override_preset" id="preset-1" value="1">', page)
     before = snapshot(site.engine)
     refused = client.post(f"/granskning/{sid}/godkann", data={"csrf": csrf_of(client)})
     assert refused.status_code == 422
@@ -237,6 +250,19 @@ def test_blocking_findings_need_an_override_reason(site: Site) -> None:
     waiting = _submission(site, sid)
     assert (waiting.status, waiting.applied_at) == (SubmissionStatus.QUEUED, None)
     assert "Underskriften finns på sida 2." in client.get(f"/granskning/{sid}").text
+
+
+def test_a_preset_override_reason_is_one_key(site: Site) -> None:
+    client = site.logged_in("alice")
+    sid = site.ids["blocking"]
+    # A number outside the presets is no reason: refused as if none was given.
+    refused = client.post(f"/granskning/{sid}/godkann",
+                          data={"csrf": csrf_of(client), "override_preset": "9"})
+    assert refused.status_code == 422
+    done = client.post(f"/granskning/{sid}/godkann",
+                       data={"csrf": csrf_of(client), "override_preset": "2"})
+    assert done.status_code == 303, done.text
+    assert OVERRIDE_PRESETS[1] in client.get(f"/granskning/{sid}").text
 
 
 def test_reject_records_the_reason_and_mails_the_sender(site: Site) -> None:

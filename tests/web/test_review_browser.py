@@ -13,6 +13,7 @@ from the database and the registry, never hard-coded.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -252,21 +253,33 @@ def test_a_reviewer_corrects_approves_by_keyboard_and_rejects(desk: Desk) -> Non
             expect(page.locator("img.page").first).to_be_visible()
             page.locator(".claim").get_by_role("button", name="Ta ärendet").click()
             expect(page.locator(".claim")).to_contain_text("Du har ärendet")
-            # The crop beside the field, so the reviewer can read it off the scan.
-            expect(
-                page.locator(
-                    f"img[alt='Skannat: {page.inner_text(f'label[for=field-{wrong.name}]')}']"
-                )
-            ).to_be_visible()
+            # The field to correct asks for attention: a row of its own among the fields
+            # to check, with its crop, and "e" goes to the first of them.
+            row = page.locator(f"#check-list #row-{wrong.name}")
+            expect(row).to_be_visible()
+            expect(row.locator("img.crop")).to_be_visible()
+            page.locator("h1").click()
+            page.keyboard.press("e")
+            expect(page.locator("#check-list .check-row").first.locator("input").first
+                   ).to_be_focused()
             field = page.locator(f"#field-{wrong.name}")
             expect(field).to_have_value(wrong.value)
+            field.focus()
+            # Its box lights up on the page.
+            expect(page.locator(f"#box-{wrong.name}")).to_have_class(re.compile(r"\bactive\b"))
+            # Enter saves in the background: the page is not reloaded, the findings and the
+            # plan are the server's new ones, and the focus goes on.
+            page.evaluate("window.stillHere = true")
             field.fill(corrected)
-            page.get_by_role("button", name="Spara rättelser").click()
+            page.keyboard.press("Enter")
+            expect(page.locator("#fields-form")).to_contain_text(f"Rättat; läst: ”{wrong.value}”")
+            assert page.evaluate("window.stillHere === true")
             expect(page.locator(f"#field-{wrong.name}")).to_have_value(corrected)
-            expect(page.locator("#fields-form")).to_contain_text(f"Rättat; läst: {wrong.value}")
+            expect(page.locator(f"#field-{wrong.name}")).not_to_be_focused()
 
             # The corrected number is the registry's company: the blocking finding about
-            # the number as read is settled, so approving needs no reason.
+            # the number as read is gone from the page, so approving needs no reason.
+            expect(page.locator("#facts")).not_to_contain_text(blocking)
             expect(page.locator("#approve-form")).not_to_contain_text(blocking)
 
             # Approve by keyboard: "a" moves focus to the button when no reason is needed,
@@ -282,6 +295,11 @@ def test_a_reviewer_corrects_approves_by_keyboard_and_rejects(desk: Desk) -> Non
             )
             expect(page.get_by_role("heading", level=1)).to_contain_text(f"Ärende #{second}")
             expect(page.locator(".claim")).to_contain_text("Du har ärendet")
+
+            # On a phone the same page fits the screen: nothing to scroll sideways.
+            page.set_viewport_size({"width": 390, "height": 844})
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            page.set_viewport_size({"width": 1440, "height": 900})
 
             page.keyboard.press("r")
             expect(page.locator("#reason_code")).to_be_focused()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -202,6 +203,11 @@ def test_low_confidence_asks_for_an_eye(session: Session) -> None:
     name = check(session, kind, fields=readings(DISCONNECT, low={"firm_name": 0.3}))
     assert only(name, "ocr.low_confidence").severity is Severity.INFO
     assert "ocr.low_confidence" not in codes(check(session, kind))
+    # What the linkage is made of, and where the confirmation mail goes, warns.
+    role = check(session, kind, fields=readings(DISCONNECT, low={"after": 0.3}))
+    assert only(role, "ocr.low_confidence").severity is Severity.WARNING
+    mail = check(session, FormKind.DUAL, fields=readings(DUAL, low={"new_firm_email": 0.0}))
+    assert only(mail, "ocr.low_confidence").severity is Severity.WARNING
 
 
 def test_registry_companies_and_subscriptions(session: Session) -> None:
@@ -360,10 +366,13 @@ def test_dates(session: Session) -> None:
     f = only(dated("2026-03-01"), "date.before_issue")
     assert f.severity is Severity.WARNING and "2026-03-10" in f.message
     undated = check(session, kind, {k: v for k, v in DUAL.items() if k != "client_date"})
-    assert only(undated, "date.missing").field == "client_date"
+    # A signature without a date it can be read by needs a reviewer's reason to approve.
+    missing = only(undated, "date.missing")
+    assert missing.field == "client_date" and missing.severity is Severity.BLOCKING
     smudged = check(session, kind, fields=readings(
         {k: v for k, v in DUAL.items() if k != "client_date"}, low={"client_date": 0.2}))
-    assert only(smudged, "date.unreadable").severity is Severity.WARNING
+    assert only(smudged, "date.unreadable").severity is Severity.BLOCKING
+    assert only(dated("31 februari"), "date.unreadable").severity is Severity.BLOCKING
     # No signature: its missing date is not a finding of its own.
     unsigned = check(session, kind, {k: v for k, v in DUAL.items() if k != "client_date"},
                      signatures=signed(kind, client=SignatureState.EMPTY))
@@ -389,6 +398,18 @@ def test_values_changed_by_hand(session: Session) -> None:
     inked = check(session, kind, fields=readings(DISCONNECT, ink={"firm_orgnr": 0.03}))
     f = only(inked, "value.changed")
     assert f.field == "firm_orgnr" and "3,0 %" in f.message
+
+    # A printed value read differently with no ink beyond the print is our misreading,
+    # and the message says so rather than "changed by hand".
+    misread = readings(DISCONNECT | {"client_subscription": "10041960"})
+    misread["client_subscription"] = replace(misread["client_subscription"], read_by="print")
+    f = only(check(session, kind, fields=misread), "value.changed")
+    assert "troligen ett läsfel" in f.message and "för hand" not in f.message
+    by_hand = readings(DISCONNECT | {"client_subscription": "10041960"},
+                       ink={"client_subscription": 0.04})
+    by_hand["client_subscription"] = replace(by_hand["client_subscription"], read_by="print")
+    f = only(check(session, kind, fields=by_hand), "value.changed")
+    assert "för hand" in f.message
 
     # An OCR slip in a name is not a change; a different name is.
     slip = check(session, kind, DISCONNECT | {"firm_name": "Janssons Redovisningsbyra AB"})
