@@ -27,7 +27,13 @@ from registry import (
     Role,
     RoleKind,
 )
-from workqueue import InboundMessage, Submission, deliverable_address, queue_mail
+from workqueue import (
+    InboundMessage,
+    Submission,
+    deliverable_address,
+    queue_mail,
+    reply_reference,
+)
 
 
 def inbound_message(session: Session, submission: Submission) -> InboundMessage | None:
@@ -149,7 +155,7 @@ def queue_approval_mails(
             sender_domain=sender_domain,
             now=now,
             automatic=False,
-            in_reply_to=message.message_id if replying and message is not None else None,
+            in_reply_to=reply_reference(message.message_id) if replying and message else None,
             inbound_message_id=message.id if replying and message is not None else None,
             submission_id=submission.id,
         )
@@ -186,7 +192,7 @@ def queue_rejection_mail(
         sender_domain=sender_domain,
         now=now,
         automatic=False,
-        in_reply_to=message.message_id,
+        in_reply_to=reply_reference(message.message_id),
         inbound_message_id=message.id,
         submission_id=submission.id,
     )

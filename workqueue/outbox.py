@@ -90,6 +90,15 @@ def clean_message_id(value: str | None) -> str | None:
     return value if _MESSAGE_ID.match(value) else None
 
 
+
+def reply_reference(stored: str | None) -> str | None:
+    """The In-Reply-To form (`<id>`) of a Message-ID as the mailbox stores it: the intake
+    keeps ids without their angle brackets, and an id without them is dropped here."""
+    if not stored:
+        return None
+    stored = stored.strip()
+    return clean_message_id(stored if stored.startswith("<") else f"<{stored}>")
+
 def _aware(at: dt.datetime, what: str) -> dt.datetime:
     if at.tzinfo is None or at.utcoffset() is None:
         raise OutboxError(f"{what} must be an aware datetime, got {at!r}")

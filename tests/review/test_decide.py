@@ -204,7 +204,8 @@ def test_approve_dual_connects_audits_and_mails_everyone_involved(
     assert {sent[a].template for a in client} == {"approved_client"}
     inbound = session.get(InboundMessage, done.inbound_message_id)
     assert inbound is not None and inbound.message_id is not None
-    assert [a for a, m in sent.items() if m.in_reply_to == inbound.message_id] == [SENDER]
+    # Threaded under the customer's mail, as a mail client refers to it: in angle brackets.
+    assert [a for a, m in sent.items() if m.in_reply_to == f"<{inbound.message_id}>"] == [SENDER]
 
     to_client = sent[SENDER]
     assert to_client.subject == f"Klart: {case.new['name']} har kopplats till {case.client['name']}"
