@@ -1,15 +1,18 @@
 """`kopplingar demo`: the main job on the embedded default.
 
 Migrates the SQLite database in the data directory, loads the sample registry
-and the issued forms of the committed scan corpus (idempotent, so the command
-can be run again; dated before the corpus's signatures), writes the sample
-mail into `data/sample-mail/` and reads it into the review queue as
-`kopplingar intake poll --folder` would, but with the samples' QR key and as
-of the corpus's date, since that is what the sample scans were made with
-(reader processes, replies into the outbox, messages moved to `Processed/`
-or `Quarantine/`), prints a client to try the form pages with and a demo
-reviewer's and a demo admin's login (new random passwords each run), and serves the form pages
-and the reviewer pages on 127.0.0.1:8000.
+and the issued forms of the committed scan corpus and born-digital corpus
+(idempotent, so the command can be run again; dated before the corpora's
+signatures), writes the demo mail (`samples.mail.demo_mail`: the sample mail
+made from the scan corpus, then born-digital PDFs, mostly clean) into
+`data/sample-mail/` and reads it into the review queue as
+`kopplingar intake poll --folder` would, but with the samples' QR key, as of
+the corpora's date and trusting the born-digital corpus's e-signature root,
+since that is what the samples were made with (reader processes, replies into
+the outbox, messages moved to `Processed/` or `Quarantine/`), prints a client
+to try the form pages with, a demo reviewer's and a demo admin's login (new
+random passwords each run) and the queue's mix, and serves the form pages and
+the reviewer pages on 127.0.0.1:8000.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import secrets
 import typer
 import uvicorn
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from intake.mail import FolderMailbox
 from kopplingar.app import create_app
@@ -32,17 +35,20 @@ from kopplingar.errors import ConfigError
 from kopplingar.mailing import build_mail_intake
 from kopplingar.settings import Mode, load_settings
 from registry import import_registry
-from review import WeakPassword, check_password, create_reviewer, find_reviewer, set_password
+from review import (
+    WeakPassword,
+    check_password,
+    clean_submissions,
+    create_reviewer,
+    find_reviewer,
+    set_password,
+)
 from samples import REGISTRY_JSON, SAMPLE_QR_KEY
-from samples.mail import build_sample_mail
-from samples.scans import CORPUS_DIR, REFERENCE_DATE, record_issued
-from workqueue import ReviewerRole, queue_counts
+from samples.mail import DIGITAL_DIR, DIGITAL_TRUST_DIR, build_demo_mail, demo_trust_roots
+from samples.scans import CORPUS_DIR, ISSUED_AT, REFERENCE_DATE, record_issued
+from workqueue import ReviewerRole, Submission, SubmissionStatus, queue_counts
 
 DEMO_REVIEWER = "granskare@example.se"
-# The corpus's forms were handed out before any of them was signed (samples/scans: every
-# signing date is within 28 days before REFERENCE_DATE; 45 days leaves a margin).
-SAMPLES_ISSUED_AT = dt.datetime.combine(REFERENCE_DATE - dt.timedelta(days=45), dt.time(9),
-                                        tzinfo=dt.UTC)
 DEMO_ADMIN = "admin@example.se"
 
 
@@ -72,6 +78,29 @@ def _demo_account(engine: Engine, email: str, name: str, role: ReviewerRole) -> 
     return password
 
 
+def _queue_summary(engine: Engine, reviewer_email: str) -> str:
+    """The open queue in one line: how many, how many clean (what "Godkänn rena ärenden"
+    lists for the demo reviewer), how many with a blocking finding."""
+    now = dt.datetime.now(dt.UTC)
+    with Session(engine) as session:
+        counts = queue_counts(session)
+        queued = session.exec(
+            select(Submission).where(col(Submission.status) == SubmissionStatus.QUEUED)
+        ).all()
+        reviewer = find_reviewer(session, reviewer_email)
+        assert reviewer is not None
+        clean = len(clean_submissions(session, reviewer, now=now, limit=len(queued) or 1))
+    blocked = sum(1 for s in queued if s.blocking_findings > 0)
+    others = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())
+                       if status != SubmissionStatus.QUEUED)
+    return (
+        f"review queue: {len(queued)} submissions to review: {clean} clean (approve them"
+        f" together at /granskning/godkann-rena), {blocked} with blocking findings,"
+        f" {len(queued) - clean - blocked} with warnings or unsure fields"
+        + (f"; also {others}" if others else "")
+    )
+
+
 def demo(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
@@ -85,26 +114,27 @@ def demo(
     upgrade_all(ctx.engine)
     with Session(ctx.engine) as session:
         report = import_registry(session, REGISTRY_JSON)
-        record_issued(session, CORPUS_DIR, skip_existing=True, issued_at=SAMPLES_ISSUED_AT)
+        record_issued(session, CORPUS_DIR, skip_existing=True, issued_at=ISSUED_AT)
+        record_issued(session, DIGITAL_DIR, skip_existing=True, issued_at=ISSUED_AT)
         session.commit()
     print(report.summary())
     mail_dir = settings.data_dir / "sample-mail"
-    written = build_sample_mail(mail_dir, mailbox=settings.mailbox_address)
-    # The sample mail is the corpus's: its QR codes are sealed with the samples' key and its
-    # forms were signed in the days before the corpus's date. Read as of that day with that
-    # key, a finding in the demo is one a reviewer should act on, not noise to ignore.
+    written = build_demo_mail(mail_dir, mailbox=settings.mailbox_address)
+    # The demo mail is the corpora's: its QR codes are sealed with the samples' key, its
+    # forms were signed in the days before the corpora's date, and its e-signatures chain to
+    # the born-digital corpus's own root. Read as of that day with that key and that root
+    # (besides any configured), a finding in the demo is one a reviewer should act on, not
+    # noise to ignore.
     mail = build_mail_intake(settings, ctx.engine, SAMPLE_QR_KEY)
-    mail = dataclasses.replace(mail, follow_clock=False,
-                               intake=dataclasses.replace(mail.intake, today=REFERENCE_DATE))
+    mail = dataclasses.replace(mail, follow_clock=False, intake=dataclasses.replace(
+        mail.intake, today=REFERENCE_DATE,
+        trust_roots=mail.intake.trust_roots + demo_trust_roots(DIGITAL_TRUST_DIR)))
     source = FolderMailbox(mail_dir)
     with mail.readers() as pool:
         source.open()
         summary = mail.run_pass(source, pool)
         source.close()
     print(f"sample mail: {len(written)} messages in {mail_dir}; {summary.line()}")
-    with Session(ctx.engine) as session:
-        counts = queue_counts(session)
-    print("review queue: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     password = _demo_account(ctx.engine, DEMO_REVIEWER, "Demo Granskare", ReviewerRole.REVIEWER)
     admin_password = _demo_account(ctx.engine, DEMO_ADMIN, "Demo Admin", ReviewerRole.ADMIN)
     sample = json.loads(REGISTRY_JSON.read_text(encoding="utf-8"))
@@ -118,6 +148,7 @@ def demo(
         f"admin (quarantine release, reviewers, four-eyes rules): {DEMO_ADMIN} / {admin_password}"
         " (sets up a second factor with an authenticator app at the first login)"
     )
+    print(_queue_summary(ctx.engine, DEMO_REVIEWER))
     if no_serve:
         return
     print(

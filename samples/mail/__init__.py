@@ -14,15 +14,29 @@ from samples.mail.build import (
     sample_mail,
     sample_mail_messages,
 )
+from samples.mail.demo import (
+    DEMO_DIGITAL,
+    DIGITAL_DIR,
+    DIGITAL_TRUST_DIR,
+    build_demo_mail,
+    demo_mail,
+    demo_trust_roots,
+)
 from samples.mail.torture import HUGE_BYTES, TortureCase, torture_messages, write_torture_folder
 
 __all__ = [
     "DEFAULT_SEED",
+    "DEMO_DIGITAL",
+    "DIGITAL_DIR",
+    "DIGITAL_TRUST_DIR",
     "HUGE_BYTES",
     "MAILBOX",
     "SampleMail",
     "TortureCase",
+    "build_demo_mail",
     "build_sample_mail",
+    "demo_mail",
+    "demo_trust_roots",
     "sample_mail",
     "sample_mail_messages",
     "torture_messages",
