@@ -8,8 +8,12 @@ A real uvicorn server on loopback then answers sequential GETs from a
 logged-in reviewer: the queue in several variants (the default order, least
 sure first, a filter by finding, and a keyset page deep in the list reached
 by following "Nästa sida") and the detail page of random queued
-submissions. A GET never claims, so every request can be repeated. The
-baseline is the same server answering /healthz.
+submissions, and the back office's pages (overdue first, the clean ones to
+approve together, duplicates, statistics, the outbox, the audit log, a
+registry search). A GET never claims, so every request can be repeated. The
+baseline is the same server answering /healthz. Then the decisions are made
+for real (`benchmarks.review_flows`): server time per submission and, on
+SQLite, the keystrokes in chromium.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -35,6 +39,8 @@ from sqlmodel import Session, col, select
 from kopplingar.app import create_app
 from kopplingar.benchmarks.common import Timing, table, time_each
 from kopplingar.benchmarks.render import sample_value_sets
+from kopplingar.benchmarks.review_flows import Flow, keystrokes, server_flows
+from kopplingar.benchmarks.review_flows import report as flow_report
 from kopplingar.benchmarks.seed import seed_queue
 from kopplingar.context import AppContext
 from kopplingar.database import upgrade_all
@@ -52,6 +58,7 @@ REVIEWER_EMAIL = "granskare@backoffice.example"
 REVIEWER_PASSWORD = "Sju sorters kakor i ugnen"
 DEFAULT_POSTGRESQL = "postgresql://postgres@127.0.0.1:5432/test"
 FINDING = "signature.missing"
+NAMES = ("revision", "Bokföring", "Sundsvall", "Göteborg", "ab")  # registry searches
 DEEP_PAGES = 100  # "Nästa sida" followed this often, or until the list ends
 
 _HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
@@ -77,6 +84,8 @@ class DatabaseResult:
     seed_seconds: float
     deep_page: int
     timings: list[Timing]
+    flows: list[Flow] = field(default_factory=list)
+    keys: dict[str, tuple[int, int]] | None = None
 
 
 def postgresql_answers(url: str) -> bool:
@@ -176,7 +185,8 @@ def _prepare(engine: Engine, images: ImageStore, count: int) -> tuple[float, lis
     return seconds, [i for i in queued if i is not None]
 
 
-def measure(url: str, name: str, count: int, requests: int, *, seed: int = 7) -> DatabaseResult:
+def measure(url: str, name: str, count: int, requests: int, *, seed: int = 7,
+            browser: bool = False) -> DatabaseResult:
     """Seed the database at `url` and time the reviewer pages on it."""
     rng = random.Random(seed)
     engine = make_engine(url)
@@ -220,14 +230,29 @@ def measure(url: str, name: str, count: int, requests: int, *, seed: int = 7) ->
                         "detail, random queued submission",
                         lambda i: _get(client, f"/granskning/{details[i]}"),
                     ),
+                    ("queue, overdue first", lambda _: _get(client, "/granskning/",
+                                                           {"sort": "overdue"})),
+                    ("clean ones to approve together",
+                     lambda _: _get(client, "/granskning/godkann-rena")),
+                    ("duplicates", lambda _: _get(client, "/granskning/dubbletter")),
+                    ("statistics", lambda _: _get(client, "/granskning/statistik")),
+                    ("outbox", lambda _: _get(client, "/granskning/utkorg")),
+                    ("audit log", lambda _: _get(client, "/granskning/logg")),
+                    ("registry search by name",
+                     lambda i: _get(client, "/granskning/register", {"q": NAMES[i % len(NAMES)]})),
                 ]
                 indexes = list(range(requests))
                 for _, fn in rows:  # warm caches and pools before anything is timed
                     fn(0)
                 timings = [time_each(label, indexes, fn) for label, fn in rows]
+                # The decisions change the queue, so they come after every page is timed.
+                flows, left = server_flows(client, engine)
+                keys = (keystrokes(base, engine, REVIEWER_EMAIL, REVIEWER_PASSWORD, left)
+                        if browser else None)
     finally:
         engine.dispose()
-    return DatabaseResult(name, len(queued), seed_seconds, max(page_oldest, page_sure), timings)
+    return DatabaseResult(name, len(queued), seed_seconds, max(page_oldest, page_sure), timings,
+                          flows, keys)
 
 
 def _server_name(url: str) -> str:
@@ -253,7 +278,12 @@ def report(count: int, requests: int, results: Sequence[DatabaseResult], note: s
             f"{result.name}: {result.queued} queued, seeded in {result.seed_seconds:.1f} s",
             table(result.timings, rate=False),
             f"slowest: {slowest.label}, {slowest.median_ms / base:.0f}x the baseline median",
+            f"worst p95: {max(t.p95_ms for t in result.timings[1:]):.1f} ms (target 60 ms)",
         ]
+        if result.flows:
+            lines += ["", f"{result.name}: deciding, per submission (keys: keyboard only, in "
+                      "chromium; before: the previous page)", flow_report(result.flows,
+                                                                          result.keys)]
     if note:
         lines += ["", note]
     return "\n".join(lines)
@@ -270,7 +300,7 @@ def run(count: int, requests: int, postgresql: str | None, *, postgresql_optiona
         postgresql = None
     results = []
     with sqlite_database() as url:
-        results.append(measure(url, "SQLite", count, requests))
+        results.append(measure(url, "SQLite", count, requests, browser=True))
     if postgresql:
         with fresh_postgresql(postgresql) as url:
             results.append(measure(url, _server_name(url), count, requests))

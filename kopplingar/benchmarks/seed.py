@@ -11,6 +11,7 @@ tell the difference; only the images repeat.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from forms import FormKind, form_spec
+from samples import REGISTRY_JSON
 from workqueue import (
     ImageStore,
     Submission,
@@ -38,6 +40,44 @@ FINDINGS = (
     ("qr.unreadable", "info", "QR-koden gick inte att läsa."),
 )
 STATUS_WEIGHTS = (("queued", 0.7), ("unreadable", 0.05), ("applied", 0.17), ("rejected", 0.08))
+
+
+def _signatories() -> dict[str, dict[str, tuple[str, str]]]:
+    """Per company and role (firmatecknare, sysadmin), someone on record: (name, e-mail)."""
+    data = json.loads(REGISTRY_JSON.read_text(encoding="utf-8"))
+    names = {p["email"]: p["name"] for p in data["people"]}
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    for r in data["roles"]:
+        if r["role"] in ("firmatecknare", "sysadmin"):
+            out.setdefault(r["company"], {}).setdefault(r["role"], (names[r["person"]],
+                                                                   r["person"]))
+    return out
+
+
+def _completed(kind: FormKind, values: dict[str, str],
+               signers: dict[str, dict[str, tuple[str, str]]],
+               day: dt.date) -> dict[str, str]:
+    """A value set as a signed form has it: signatories on record, dates, the firm's address.
+
+    So that the intake's checks, run again after a correction (review.revalidate),
+    find what a real form would: nothing but what the benchmark put there.
+    """
+    out = dict(values)
+    firm = "new_firm" if kind is FormKind.DUAL else "firm"
+    # The client's firmatecknare or system administrator signs; a firm's system administrator.
+    client = signers.get(values.get("client_orgnr", ""), {})
+    for role in ("firmatecknare", "sysadmin"):
+        if role in client:
+            out["client_signatory_name"], out["client_signatory_role"] = client[role][0], role
+            break
+    admin = signers.get(values.get(f"{firm}_orgnr", ""), {}).get("sysadmin")
+    if admin is not None:
+        out[f"{firm}_signatory_name"] = admin[0]
+        if kind is FormKind.DUAL:
+            out["new_firm_email"] = admin[1]
+    out["client_date"] = (day - dt.timedelta(days=3)).isoformat()
+    out[f"{firm}_date"] = (day - dt.timedelta(days=2)).isoformat()
+    return out
 
 
 def _png(shape: tuple[int, int], seed: int) -> bytes:
@@ -72,6 +112,7 @@ def seed_queue(
     """Add `count` submissions; returns their ids (in insertion order)."""
     rng = random.Random(seed)
     now = now or dt.datetime.now(dt.UTC)
+    signers = _signatories() if sample_values else {}
     page = store.put(_png((2339, 1654), seed))
     crop = store.put(_png((60, 400), seed + 1))
     sig_crop = store.put(_png((120, 500), seed + 2))
@@ -82,7 +123,11 @@ def seed_queue(
     for n in range(count):
         sid = first + 1 + n
         status = rng.choices([s for s, _ in STATUS_WEIGHTS], [w for _, w in STATUS_WEIGHTS])[0]
-        kind = None if status == "unreadable" else rng.choice(list(FormKind))
+        values = sample_values[n % len(sample_values)] if sample_values else {}
+        # A value set is of one kind of form; without one, either kind.
+        of_values = (FormKind.DUAL if "new_firm_orgnr" in values else FormKind.DISCONNECT)
+        kind = None if status == "unreadable" else of_values if values else rng.choice(
+            list(FormKind))
         chosen = [f for f in FINDINGS if rng.random() < 0.25] if kind else []
         confidences = [round(rng.uniform(0.55, 1.0) ** 0.3, 3) for _ in range(15)] if kind else []
         submissions.append(
@@ -91,7 +136,9 @@ def seed_queue(
                 "created_at": now - dt.timedelta(minutes=count - n),
                 "status": status,
                 "kind": kind.value if kind else None,
-                "form_id": f"{sid:010d}"[-10:] if kind else None,
+                # Real value sets come as blank forms: an id we never issued would be a
+                # finding of its own once the checks run again.
+                "form_id": f"{sid:010d}"[-10:] if kind and not values else None,
                 "form_version": "2026.1" if kind else None,
                 "source_kind": "mail",
                 "source_name": f"skanning-{sid}.pdf",
@@ -125,7 +172,9 @@ def seed_queue(
                 }
             )
             continue
-        values = sample_values[n % len(sample_values)] if sample_values else {}
+        if values:
+            values = _completed(kind, values, signers, (now - dt.timedelta(
+                minutes=count - n)).date())
         spec = form_spec(kind)
         for f, confidence in zip(spec.fields, confidences, strict=False):
             value = values.get(f.name, f"{f.name}-{sid}")
