@@ -114,9 +114,12 @@ def create_app(ctx: AppContext) -> FastAPI:
             auth=ctx.auth_policy,
             form_url=ctx.form_url,
             sender_domain=ctx.sender_domain,
+            mailbox_address=ctx.mailbox_address,
             login_key=review_login_key(ctx.qr_key),
             client_key=client_key_function(ctx.trusted_proxies),
             cookie_secure=ctx.cookie_secure,
+            review_days=ctx.review_days,
+            info_reminder_days=ctx.info_reminder_days,
         ),
     )
     return app

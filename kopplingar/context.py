@@ -34,6 +34,9 @@ class AppContext:
     cookie_secure: bool | None = None
     # The roots a PDF's digital signature must chain to (KOPPLINGAR_SIGNATURE_TRUST_ROOTS).
     trust_roots: tuple[bytes, ...] = ()
+    # Working days the receipt mail promises for a review: the queue's due dates.
+    review_days: int = 2
+    info_reminder_days: int = 5  # a case waiting for the customer: reminder, then closing
 
     @property
     def form_url(self) -> str:
@@ -60,4 +63,6 @@ def build_context(settings: Settings) -> AppContext:
         mail_dir=settings.data_dir / "mail",
         cookie_secure=True if settings.public_base_url.startswith("https://") else None,
         trust_roots=settings.trust_roots(),
+        review_days=settings.review_days,
+        info_reminder_days=settings.info_reminder_days,
     )

@@ -1,11 +1,13 @@
 """The reviewer pages: login and logout, images, and assembling the rest.
 
 `install_review_pages(app, pages)` adds everything under `/granskning/`: the
-routes of `web_queue` (queue, audit log), `web_detail` (one submission,
-claiming, corrections, decisions), `web_admin` (reviewers, registry pages),
-`web_quarantine` (what the mailbox set aside, its raw mail, release), the
-static files, and the handlers that turn `LoginRequired` into a redirect
-and `PageError` into a Swedish page.
+routes of `web_queue` (the queue), `web_audit` (the audit log), `web_detail` (one submission,
+claiming, corrections, decisions), `web_admin` (reviewers), `web_registry`
+(the registry search, one company), `web_quarantine` (what the mailbox set
+aside, its raw mail, release), `web_outbox` (the outbox, one mail's preview, sending again),
+`web_bulk` (approving clean submissions together), the static files, and the
+handlers that turn `LoginRequired` into a redirect and `PageError` into a
+Swedish page.
 
 Login is protected against CSRF before any session exists: the login page
 sets a short-lived random nonce in an HttpOnly, SameSite=Strict cookie and
@@ -47,6 +49,8 @@ from review.security import record_security_event
 from review.throttle import trust_device
 from review.web_account import add_account_routes
 from review.web_admin import add_admin_routes
+from review.web_audit import add_audit_routes
+from review.web_bulk import add_bulk_routes
 from review.web_common import (
     CODE_PATH,
     DEVICE_COOKIE,
@@ -71,9 +75,14 @@ from review.web_common import (
     set_cookie,
 )
 from review.web_detail import add_detail_routes
+from review.web_duplicates import add_duplicate_routes
 from review.web_keying import add_keying_routes
+from review.web_outbox import add_outbox_routes
 from review.web_quarantine import add_quarantine_routes
 from review.web_queue import add_queue_routes
+from review.web_registry import add_registry_routes
+from review.web_stats import add_stats_routes
+from review.web_waiting import add_waiting_routes
 from workqueue import Reviewer, SubmissionField, SubmissionPage, SubmissionSignature
 
 __all__ = ["PREFIX", "ReviewPages", "install_review_pages"]
@@ -332,10 +341,17 @@ def make_review_router(pages: ReviewPages) -> tuple[APIRouter, Kit]:
     _add_login_routes(router, kit)
     _add_image_routes(router, kit)
     add_queue_routes(router, kit)
+    add_audit_routes(router, kit)
     add_account_routes(router, kit)
     add_quarantine_routes(router, kit)
+    add_outbox_routes(router, kit)
     add_admin_routes(router, kit)
+    add_registry_routes(router, kit)
     add_keying_routes(router, kit)
+    add_waiting_routes(router, kit)
+    add_duplicate_routes(router, kit)
+    add_stats_routes(router, kit)
+    add_bulk_routes(router, kit)
     add_detail_routes(router, kit)  # last: its /{id} must not shadow the named pages
     return router, kit
 

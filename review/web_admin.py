@@ -1,4 +1,4 @@
-"""Reviewer management (admins only) and the registry pages (every reviewer).
+"""Reviewer management (admins only).
 
 `/granskning/granskare` lists reviewers with their last login; an admin adds
 one (with a first password the admin passes on, which the new reviewer must
@@ -7,10 +7,7 @@ the reviewer's sessions on the server at once. Admins cannot disable
 themselves, so the last admin cannot lock everyone out by a slip. Reviewers
 get 403 on all of it.
 
-`/granskning/register/{orgnr}` is what the registry says about one company
-now, with history: subscriptions and who pays them, people and roles, the
-firms it is connected to, and (for a firm) its client list. The detail page
-links here for every party of a form. The four-eyes rules page is
+The registry pages are `web_registry`'s. The four-eyes rules page is
 `web_rules`', installed from here.
 """
 
@@ -20,14 +17,6 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from registry import (
-    CompanyKind,
-    NotFound,
-    RegistryError,
-    client_connections,
-    company_view,
-    firm_clients,
-)
 from review.auth import AuthError, create_reviewer, last_logins, set_active
 from review.security import record_security_event
 from review.web_common import PREFIX, Kit, PageError, Posted, RowId, Viewer
@@ -134,28 +123,3 @@ def add_admin_routes(router: APIRouter, kit: Kit) -> None:
         session: Session = Depends(kit.db),
     ) -> Response:
         return switch(reviewer_id, True, p, session)
-
-    @router.get("/register/{orgnr}", response_class=HTMLResponse)
-    def company_page(
-        orgnr: str, me: Viewer = Depends(kit.viewer), session: Session = Depends(kit.db)
-    ) -> HTMLResponse:
-        today = kit.now().date()
-        try:
-            view = company_view(session, orgnr, on=today)
-        except NotFound:
-            raise PageError(404, f"{orgnr} finns inte i registret.") from None
-        except RegistryError:
-            raise PageError(404, f"”{orgnr}” är inte ett organisationsnummer.") from None
-        canonical = view.company.orgnr
-        clients = (
-            firm_clients(session, canonical, on=today)
-            if CompanyKind(view.company.kind).is_firm
-            else None
-        )
-        return kit.render(
-            "company.html",
-            viewer=me,
-            v=view,
-            links=client_connections(session, canonical, on=today),
-            clients=clients,
-        )

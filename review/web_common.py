@@ -58,6 +58,7 @@ from starlette.exceptions import HTTPException
 from registry import utcnow
 from render import SWEDISH_TIME, blankett, blankett_id
 from review.auth import AuthPolicy, SessionInfo, check_csrf, load_session
+from review.finding_labels import finding_label
 from review.second_factor import needs_enrolment
 from review.security import record_security_event
 from workqueue import ImageStore, Reviewer, ReviewerRole
@@ -92,6 +93,7 @@ STATUS_LABELS = {
     "approved": "Godkänd",
     "applied": "Genomförd",
     "rejected": "Avslagen",
+    "awaiting_customer": "Väntar på kund",
 }
 COMPANY_KINDS = {
     "client": "Klient",
@@ -121,6 +123,9 @@ class ReviewPages:
     cookie_secure: bool | None = None  # None: Secure exactly when the request came over https
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     raw_mail: ImageStore | None = None  # the mailbox's raw .eml store; None: no downloads
+    review_days: int = 2  # working days the receipt mail promises (review.deadlines)
+    info_reminder_days: int = 5  # a case waiting for the customer (review.waiting)
+    mailbox_address: str = ""  # the outbox's From address (its preview); "": not configured
 
 
 def cookie_secure(pages: ReviewPages, request: Request) -> bool:
@@ -280,6 +285,7 @@ def make_environment() -> Environment:
         CSRF_FIELD=CSRF_FIELD,
         SIGNATURE_STATES=SIGNATURE_STATES,
         SEVERITIES=SEVERITIES,
+        finding_label=finding_label,
         STATUS_LABELS=STATUS_LABELS,
         COMPANY_KINDS=COMPANY_KINDS,
         CONNECTION_ROLES=CONNECTION_ROLES,

@@ -1,4 +1,4 @@
-"""The queue page, "take the next one", and the audit log page.
+"""The queue page and "take the next one".
 
 The queue lists one status group at a time (queued, unreadable, approved or
 applied, rejected), filtered by form kind and by finding code, in one of the
@@ -8,14 +8,15 @@ claimed what is shown (a claim counts until `claimed_until`); a row with a
 blocking finding is marked, and so is one whose override waits for a second
 reviewer; the group "Väntar på bekräftelse" lists just those.
 
+Every row shows its due date (`review.deadlines`: arrival plus the promised
+working days) and, when open and past it, how late it is in words; the
+header counts the overdue open submissions with one range count on the
+(status, created_at) index (`overdue_count`). "Godkänn rena ärenden" leads
+to `web_bulk`.
+
 Opening a row is a plain GET (it changes nothing). "Ta nästa" is a POST: it
 claims the next unclaimed submission in the queue order and opens it, which
 is the fastest way through the queue with GET staying safe.
-
-The audit log (`/logg`) shows the cases' events (registry, decisions,
-mailbox) to every reviewer; an admin also chooses "Säkerhet" for the
-security events (`review.security.visible_events` keeps them from everyone
-else). Actions are filtered by their Swedish label.
 """
 
 from __future__ import annotations
@@ -30,15 +31,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, col, select
 
-from review.claims import ClaimedByOther, claim, next_unclaimed
+from review.claims import OPEN_STATUSES, ClaimedByOther, claim, next_unclaimed
+from review.deadlines import deadline, local_day, overdue_cutoff
 from review.four_eyes import awaiting_ids, pending_request
-from review.security import (
-    SECURITY_ACTIONS,
-    AuditKind,
-    is_security_action,
-    visible_actions,
-    visible_events,
-)
 from review.web_common import (
     PREFIX,
     STATUS_LABELS,
@@ -63,37 +58,14 @@ from workqueue import (
 )
 
 PAGE_SIZE = 50
-AUDIT_PAGE_SIZE = 50
-
-# The audit page's "Typ" (admins only; everyone else sees the cases): query value -> kind.
-AUDIT_KINDS: dict[str, tuple[str, AuditKind]] = {
-    "arenden": ("Ärenden", "cases"),
-    "sakerhet": ("Säkerhet", "security"),
-    "alla": ("Alla", "all"),
-}
-CASE_ACTIONS = {
-    "form.issued": "Blankett utfärdad",
-    "registry.imported": "Register importerat",
-    "connection.created": "Koppling skapad",
-    "connection.ended": "Koppling avslutad",
-    "payer.changed": "Betalare ändrad",
-    "submission.field_corrected": "Fält rättat",
-    "submission.approved": "Ärende godkänt",
-    "submission.rejected": "Ärende avslaget",
-    "submission.override_requested": "Undantag begärt",
-    "submission.override_declined": "Undantag avböjt",
-    "submission.override_withdrawn": "Undantag återtaget",
-    "four_eyes.rule_changed": "Fyraögonsregel ändrad",
-    "mail.released": "Meddelande släppt ur karantän",
-    "mail.moved_back": "Meddelande flyttat tillbaka till inkorgen",
-}
-ACTION_LABELS = CASE_ACTIONS | SECURITY_ACTIONS
 
 STATUS_GROUPS: dict[str, tuple[str, tuple[SubmissionStatus, ...]]] = {
     "queued": ("I kön", (SubmissionStatus.QUEUED,)),
     "unreadable": ("Oläsliga", (SubmissionStatus.UNREADABLE,)),
     "approved": ("Godkända", (SubmissionStatus.APPROVED, SubmissionStatus.APPLIED)),
     "rejected": ("Avslagna", (SubmissionStatus.REJECTED,)),
+    # Asked the customer for what is missing (`review.waiting`).
+    "waiting": ("Väntar på kund", (SubmissionStatus.AWAITING_CUSTOMER,)),
     # Queued ones whose override needs a second reviewer (`review.four_eyes`).
     "confirm": ("Väntar på bekräftelse", (SubmissionStatus.QUEUED,)),
 }
@@ -289,6 +261,21 @@ def group_counts(session: Session) -> dict[str, int]:
     return out
 
 
+def overdue_count(session: Session, review_days: int, now: dt.datetime) -> int:
+    """Open submissions past their due date: one range count on (status, created_at).
+
+    Who is overdue is decided in Python (`review.deadlines.overdue_cutoff`:
+    the working-day rule turned into one instant), so the database only
+    counts index entries before it, however many rows there are.
+    """
+    cutoff = overdue_cutoff(local_day(now), review_days)
+    return session.exec(
+        select(sa.func.count())
+        .select_from(Submission)
+        .where(col(Submission.status).in_(OPEN_STATUSES), col(Submission.created_at) < cutoff)
+    ).one()
+
+
 def finding_codes(session: Session) -> list[str]:
     return [
         str(c)
@@ -320,6 +307,7 @@ def add_queue_routes(router: APIRouter, kit: Kit) -> None:
         )
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
+        review_days, today = kit.pages.review_days, local_day(kit.now())
         next_url = (
             query(
                 f"{PREFIX}/", **flt.params(), after=row_key(flt.sort, rows[-1].submission).encode()
@@ -343,6 +331,11 @@ def add_queue_routes(router: APIRouter, kit: Kit) -> None:
             next_url=next_url,
             paged=cursor is not None,
             now=kit.now(),
+            deadlines={
+                r.submission.id: deadline(r.submission.created_at, review_days, today) for r in rows
+            },
+            overdue=overdue_count(session, review_days, kit.now()),
+            review_days=review_days,
         )
 
     @router.post("/nasta", response_model=None)
@@ -354,66 +347,4 @@ def add_queue_routes(router: APIRouter, kit: Kit) -> None:
         target = f"{PREFIX}/{found}" if found is not None else f"{PREFIX}/"
         return RedirectResponse(
             query(target, **flt.params(), tom="1" if found is None else ""), status_code=303
-        )
-
-    @router.get("/logg", response_class=HTMLResponse)
-    def audit_page(
-        action: str = "",
-        actor: str = "",
-        subject: str = "",
-        typ: str = "arenden",
-        before: OptionalRowId = None,
-        me: Viewer = Depends(kit.viewer),
-        session: Session = Depends(kit.db),
-    ) -> HTMLResponse:
-        if len(actor) > 100 or len(subject) > 100 or len(action) > 50:
-            raise PageError(400, "Filtret är för långt.")
-        if not me.is_admin:
-            typ = "arenden"
-            action = "" if is_security_action(action) else action
-        elif action:  # an action is of one kind: the select shows that kind's actions
-            typ = "sakerhet" if is_security_action(action) else "arenden"
-        elif typ not in AUDIT_KINDS:
-            typ = "arenden"
-        kind = AUDIT_KINDS[typ][1]
-        events = visible_events(
-            session,
-            admin=me.is_admin,
-            kind=kind,
-            action=action or None,
-            actor=actor.strip() or None,
-            subject=subject.strip() or None,
-            before_id=before,
-            limit=AUDIT_PAGE_SIZE + 1,
-        )
-        more = len(events) > AUDIT_PAGE_SIZE
-        events = events[:AUDIT_PAGE_SIZE]
-        params = {
-            "typ": "" if typ == "arenden" else typ,
-            "action": action,
-            "actor": actor,
-            "subject": subject,
-        }
-        next_url = query(f"{PREFIX}/logg", **params, before=events[-1].id) if more else None
-        actions = [
-            (a, ACTION_LABELS.get(a, a))
-            for a in visible_actions(session, admin=me.is_admin, kind=kind)
-        ]
-        return kit.render(
-            "audit.html",
-            viewer=me,
-            events=events,
-            kinds={code: label for code, (label, _) in AUDIT_KINDS.items()},
-            typ=typ,
-            action_groups=[
-                ("Ärenden", [a for a in actions if not is_security_action(a[0])]),
-                ("Säkerhet", [a for a in actions if is_security_action(a[0])]),
-            ],
-            labels=ACTION_LABELS,
-            action=action,
-            actor=actor,
-            subject=subject,
-            params=params,
-            next_url=next_url,
-            paged=before is not None,
         )
