@@ -47,8 +47,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 from forms import SURE_CONFIDENCE
 from registry import LinkagePlan
 from review.claims import ClaimedByOther, DecisionError, claim
-from review.decide import approve, decision_day, effective_values, preview
-from review.four_eyes import fingerprint
+from review.decide import approve, decision_day, preview, preview_values
+from review.four_eyes import fingerprint, fingerprint_of
 from workqueue import (
     OverrideRequest,
     OverrideState,
@@ -62,7 +62,7 @@ from workqueue import (
 
 BULK_LIMIT = 20  # a page the reviewer can read through before approving, and quick to build
 KNOWN_KINDS = ("dual", "disconnect")
-_BATCH = 100  # candidates looked at per query
+_BATCH = 40  # candidates looked at per query: most pass, now that the query rules out more
 _MAX_CANDIDATES = 1000  # the page stays quick however many candidates fail the closer look
 
 
@@ -87,10 +87,12 @@ class Outcome:
 
 def shown_token(session: Session, submission_id: int, plan: LinkagePlan) -> str:
     """A hash of what the reviewer saw: fields, findings, signatures and the plan's changes."""
-    text = json.dumps(
-        [fingerprint(session, submission_id), plan.kind, [c.summary for c in plan.changes]],
-        ensure_ascii=False,
-    )
+    return token_of(fingerprint(session, submission_id), plan)
+
+
+def token_of(fingerprinted: str, plan: LinkagePlan) -> str:
+    text = json.dumps([fingerprinted, plan.kind, [c.summary for c in plan.changes]],
+                      ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -206,15 +208,81 @@ def _candidates(reviewer_id: int, now: dt.datetime) -> SelectOfScalar[Submission
     )
 
 
+# Rows as plain tuples: the list page reads a few thousand of them, and ORM objects for
+# each made it several times slower (and its garbage collections long).
+_Field = tuple[str, str, str | None, float]  # name, value, corrected_value, confidence
+_Finding = tuple[str, str, str | None, str]  # code, severity, field, message
+_Signature = tuple[str, str]  # party, state
+
+
+def _rows_by_submission(
+    session: Session, ids: list[int]
+) -> tuple[dict[int, list[_Field]], dict[int, list[_Finding]], dict[int, list[_Signature]]]:
+    """Fields, findings and signatures of many submissions in three queries, not 3 x N."""
+    fields: dict[int, list[_Field]] = {i: [] for i in ids}
+    findings: dict[int, list[_Finding]] = {i: [] for i in ids}
+    signatures: dict[int, list[_Signature]] = {i: [] for i in ids}
+    for sid, name, value, corrected, confidence in session.execute(
+            sa.select(col(SubmissionField.submission_id), col(SubmissionField.name),
+                      col(SubmissionField.value), col(SubmissionField.corrected_value),
+                      col(SubmissionField.confidence))
+            .where(col(SubmissionField.submission_id).in_(ids))
+            .order_by(col(SubmissionField.name))):
+        fields[sid].append((name, value, corrected, confidence))
+    for sid, code, severity, field, message in session.execute(
+            sa.select(col(SubmissionFinding.submission_id), col(SubmissionFinding.code),
+                      col(SubmissionFinding.severity), col(SubmissionFinding.field),
+                      col(SubmissionFinding.message))
+            .where(col(SubmissionFinding.submission_id).in_(ids))
+            .order_by(col(SubmissionFinding.id))):
+        findings[sid].append((code, severity, field, message))
+    for sid, party, state in session.execute(
+            sa.select(col(SubmissionSignature.submission_id), col(SubmissionSignature.party),
+                      col(SubmissionSignature.state))
+            .where(col(SubmissionSignature.submission_id).in_(ids))
+            .order_by(col(SubmissionSignature.party))):
+        signatures[sid].append((party, state))
+    return fields, findings, signatures
+
+
+def _clean_case(session: Session, submission: Submission, fields: list[_Field],
+                findings: list[_Finding], signatures: list[_Signature],
+                on: dt.date) -> CleanCase | None:
+    """`why_not_clean`'s row checks on rows already loaded (the candidates' query has done
+    the rest); the case with its plan and token, or None."""
+    if any(severity != "info" for _, severity, _, _ in findings) or not fields or not signatures:
+        return None
+    if any(corrected is None and confidence < SURE_CONFIDENCE
+           for _, _, corrected, confidence in fields):
+        return None
+    if any(state != "signed" for _, state in signatures):
+        return None
+    values = {name: corrected if corrected is not None else value
+              for name, value, corrected, _ in fields}
+    plan = preview_values(session, submission, values, on=on)
+    if plan.problems or plan.already_done:
+        return None
+    token = token_of(fingerprint_of(
+        submission, [f[:3] for f in fields], findings, signatures), plan)
+    return CleanCase(submission=submission, plan=plan,
+                     client_name=values.get("client_name", ""), token=token)
+
+
 def clean_submissions(
     session: Session, reviewer: Reviewer, *, now: dt.datetime, limit: int = BULK_LIMIT
 ) -> list[CleanCase]:
-    """Up to `limit` clean open submissions, oldest first, with their plans and tokens."""
+    """Up to `limit` clean open submissions, oldest first, with their plans and tokens.
+
+    The same rules as `why_not_clean`, with each batch's rows read in three
+    queries rather than several per candidate: the page lists 20 with their
+    plans well within what a page may take on PostgreSQL.
+    """
     assert reviewer.id is not None
     found: list[CleanCase] = []
     seen = 0
     last: tuple[dt.datetime, int] | None = None
     base = _candidates(reviewer.id, now)
+    on = decision_day(now)
     while len(found) < limit and seen < _MAX_CANDIDATES:
         statement = base
         if last is not None:
@@ -224,20 +292,15 @@ def clean_submissions(
                     sa.and_(col(Submission.created_at) == last[0], col(Submission.id) > last[1]),
                 )
             )
-        batch = session.exec(statement.limit(_BATCH)).all()
+        batch = list(session.exec(statement.limit(_BATCH)).all())
+        ids = [s.id for s in batch if s.id is not None]
+        fields, findings, signatures = _rows_by_submission(session, ids)
         for submission in batch:
             assert submission.id is not None
-            reason, plan = why_not_clean(session, submission, reviewer, now=now)
-            if plan is not None and not reason:
-                values = effective_values(session, submission.id)
-                found.append(
-                    CleanCase(
-                        submission=submission,
-                        plan=plan,
-                        client_name=values.get("client_name", ""),
-                        token=shown_token(session, submission.id, plan),
-                    )
-                )
+            case = _clean_case(session, submission, fields[submission.id],
+                               findings[submission.id], signatures[submission.id], on)
+            if case is not None:
+                found.append(case)
                 if len(found) >= limit:
                     break
         seen += len(batch)

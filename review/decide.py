@@ -319,6 +319,13 @@ def preview(session: Session, submission_id: int, *, on: dt.date) -> LinkagePlan
     return _prepare(session, submission, effective_values(session, submission_id), on)[1]
 
 
+def preview_values(
+    session: Session, submission: Submission, values: Mapping[str, str], *, on: dt.date
+) -> LinkagePlan:
+    """`preview` with the effective values already read (a page listing many)."""
+    return _prepare(session, submission, values, on)[1]
+
+
 def open_blocking_findings(session: Session, submission_id: int) -> list[SubmissionFinding]:
     """The blocking findings that still need an override reason (see the module docstring)."""
     corrected = set(

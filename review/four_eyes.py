@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -195,6 +195,17 @@ def fingerprint(session: Session, submission_id: int) -> str:
         .where(col(SubmissionSignature.submission_id) == submission_id)
         .order_by(col(SubmissionSignature.party))
     ).all()
+    return fingerprint_of(submission, fields, findings, signatures)
+
+
+def fingerprint_of(
+    submission: Submission,
+    fields: Iterable[Sequence[object]],
+    findings: Iterable[Sequence[object]],
+    signatures: Iterable[Sequence[object]],
+) -> str:
+    """`fingerprint` from rows already loaded: (name, value, corrected_value) by name,
+    (code, severity, field, message) by id, (party, state) by party."""
     text = json.dumps(
         [
             submission.kind,

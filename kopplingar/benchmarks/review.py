@@ -85,7 +85,7 @@ class DatabaseResult:
     deep_page: int
     timings: list[Timing]
     flows: list[Flow] = field(default_factory=list)
-    keys: dict[str, tuple[int, int]] | None = None
+    keys: dict[str, tuple[int, int]] | str | None = None  # str: why not counted
 
 
 def postgresql_answers(url: str) -> bool:

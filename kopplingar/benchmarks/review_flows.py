@@ -192,10 +192,12 @@ def server_flows(client: httpx.Client, engine: Engine) -> tuple[list[Flow], list
 
 
 def keystrokes(base: str, engine: Engine, email: str, password: str, clean: list[int],
-               chromium: str = CHROMIUM) -> dict[str, tuple[int, int]] | None:
-    """Keys pressed in chromium per flow, and the previous page's count; None: no chromium."""
-    if not Path(chromium).exists() or len(clean) < 2:
-        return None
+               chromium: str = CHROMIUM) -> dict[str, tuple[int, int]] | str:
+    """Keys pressed in chromium per flow and the previous page's count, or why not counted."""
+    if not Path(chromium).exists():
+        return f"{chromium} is not installed"
+    if len(clean) < 2:
+        return "too few clean submissions left in the seeded queue (seed more with --count)"
     from playwright.sync_api import sync_playwright
 
     out: dict[str, tuple[int, int]] = {}
@@ -298,12 +300,14 @@ def _override_asked(engine: Engine, sid: int) -> bool:
             col(OverrideRequest.submission_id) == sid)).first() is not None
 
 
-def report(flows: list[Flow], keys: dict[str, tuple[int, int]] | None) -> str:
+def report(flows: list[Flow], keys: dict[str, tuple[int, int]] | str | None) -> str:
     width = max(len(f.label) for f in flows) + 2
     lines = [f"{'server time':{width}}{'n':>4}{'median ms':>11}"]
     lines += [f"{f.label:{width}}{f.n:4d}{f.server_ms:11.1f}" for f in flows]
     if keys is None:
-        lines.append("keystrokes: chromium not installed, not counted")
+        return "\n".join(lines)  # counted on SQLite only: they do not depend on the database
+    if isinstance(keys, str):
+        lines.append(f"keystrokes not counted: {keys}")
         return "\n".join(lines)
     width = max(len(k) for k in keys) + 2
     lines += ["", f"{'keystrokes, keyboard only':{width}}{'ours':>6}{'before':>8}"]

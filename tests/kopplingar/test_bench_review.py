@@ -50,8 +50,15 @@ def test_bench_review_times_every_page_kind_on_each_database(tmp_path: Path) -> 
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    sections = result.stdout.split("\n\n")[1:]
-    assert len(sections) == (2 if pg_url else 1), result.stdout
+    parts = result.stdout.split("\n\n")[1:]
+    sections = [p for p in parts if "queued, seeded" in p]
+    deciding = [p for p in parts if ": deciding" in p]
+    assert len(sections) == len(deciding) == (2 if pg_url else 1), result.stdout
+    for part in deciding:
+        # Every decision was made for real (the benchmark fails otherwise) and timed.
+        for flow in ("clean approval", "one correction, then approval",
+                     "override with a preset reason", "bulk approval of"):
+            assert re.search(rf"^{flow}.*\d+\.\d$", part, re.M), part
     assert sections[0].startswith("SQLite:")
     if pg_url:
         assert sections[1].startswith("PostgreSQL ")
