@@ -42,7 +42,7 @@ from samples.mail import build_sample_mail
 from samples.scans import CORPUS_DIR, ISSUED_AT, REFERENCE_DATE, record_issued
 from workqueue import ImageStore, Reviewer, ReviewerRole, Submission, SubmissionField
 
-SCREENSHOTS = Path(__file__).parent / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "samples" / "screenshots"  # the docs show them
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -578,7 +578,9 @@ def _check_issued(c: _Checks, kind: FormKind, fields: Mapping[str, FieldReading]
         differs = not ocr_slip(now, was) if field.type is FieldType.TEXT else now != was
         label = c.label(field)
         # No ink beyond the issued print: nobody wrote on it, so the difference is ours.
-        untouched = reading.read_by == "print" and reading.ink_outside_print < INK_CHANGED
+        # (A choice's new cross is small beside its whole box: never taken as untouched.)
+        untouched = (field.type is not FieldType.CHOICE and reading.read_by == "print"
+                     and reading.ink_outside_print < INK_CHANGED)
         if differs and untouched:
             c.add("value.changed", Severity.WARNING,
                   f"”{label}” lästes {shown_number(now) if field.type in KEY_TYPES else f'”{now}”'}"

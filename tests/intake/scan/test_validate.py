@@ -410,6 +410,11 @@ def test_values_changed_by_hand(session: Session) -> None:
     by_hand["client_subscription"] = replace(by_hand["client_subscription"], read_by="print")
     f = only(check(session, kind, fields=by_hand), "value.changed")
     assert "för hand" in f.message
+    # Another box crossed on a choice is never "no handwriting": its cross is small.
+    crossed = readings(DISCONNECT | {"after": "access_only"})
+    crossed["after"] = replace(crossed["after"], read_by="print")
+    f = only(check(session, kind, fields=crossed), "value.changed")
+    assert "för hand" in f.message and "läsfel" not in f.message
 
     # An OCR slip in a name is not a change; a different name is.
     slip = check(session, kind, DISCONNECT | {"firm_name": "Janssons Redovisningsbyra AB"})
