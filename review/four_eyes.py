@@ -37,7 +37,7 @@ from sqlmodel import Session, col, select
 
 from registry import record_event
 from review.claims import DecisionError, hold, load_submission
-from review.finding_labels import finding_label
+from review.finding_labels import FINDING_LABELS, finding_label
 from workqueue import (
     FourEyesRule,
     OverrideRequest,
@@ -51,27 +51,27 @@ from workqueue import (
     SubmissionStatus,
 )
 
-# The blocking finding codes the intake writes (`intake.scan.validate`), as reviewers read them.
-BLOCKING_CODES: dict[str, str] = {
-    "signature.missing": "En underskrift saknas",
-    "signatory.not_authorised": "Den som skrivit under får inte teckna för företaget",
-    "qr.invalid": "QR-koden har fel kontrollsumma",
-    "form.unknown_id": "Blankett-id:t har aldrig utfärdats",
-    "form.kind_mismatch": "Blanketten är av en annan typ än den som utfärdades",
-    "field.missing": "Ett nödvändigt fält saknas",
-    "orgnr.format": "Organisationsnumret har fel form",
-    "orgnr.luhn": "Organisationsnumrets kontrollsiffra stämmer inte",
-    "subscription.format": "Abonnemangsnumret har fel form",
-    "subscription.luhn": "Abonnemangsnumrets kontrollsiffra stämmer inte",
-    "client.unknown": "Klienten finns inte i registret",
-    "subscription.unknown": "Abonnemanget finns inte i registret",
-    "subscription.mismatch": "Abonnemanget hör inte till klienten",
-    "firm.unknown": "Byrån finns inte i registret",
-    "firm.kind_mismatch": "Byrån är av fel slag",
-    "firm.same_company": "Byrån och klienten är samma företag",
-    "connection.exists": "Byrån är redan kopplad till klienten",
-    "connection.missing": "Byrån och företaget är inte kopplade",
-}
+# The blocking codes an admin may put under four eyes, in the reviewers' words.
+BLOCKING_CODES: dict[str, str] = {code: FINDING_LABELS[code] for code in (
+    "signature.missing",
+    "signatory.not_authorised",
+    "qr.invalid",
+    "form.unknown_id",
+    "form.kind_mismatch",
+    "field.missing",
+    "orgnr.format",
+    "orgnr.luhn",
+    "subscription.format",
+    "subscription.luhn",
+    "client.unknown",
+    "subscription.unknown",
+    "subscription.mismatch",
+    "firm.unknown",
+    "firm.kind_mismatch",
+    "firm.same_company",
+    "connection.exists",
+    "connection.missing",
+)}
 DEFAULT_FOUR_EYES = frozenset({"signature.missing", "signatory.not_authorised"})
 
 _TEXT_MAX = 800
@@ -87,7 +87,7 @@ class StaleOverride(DecisionError):  # noqa: N818
 
 def code_label(code: str) -> str:
     """The Swedish label of a finding code; the code itself for one not labelled."""
-    return BLOCKING_CODES.get(code) or finding_label(code)
+    return finding_label(code)
 
 
 # -- the rules ---------------------------------------------------------------------------------
