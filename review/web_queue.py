@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends
@@ -54,7 +55,6 @@ from workqueue import (
     SubmissionField,
     SubmissionFinding,
     SubmissionStatus,
-    queue_counts,
 )
 
 PAGE_SIZE = 50
@@ -69,6 +69,8 @@ STATUS_GROUPS: dict[str, tuple[str, tuple[SubmissionStatus, ...]]] = {
     # Queued ones whose override needs a second reviewer (`review.four_eyes`).
     "confirm": ("Väntar på bekräftelse", (SubmissionStatus.QUEUED,)),
 }
+COUNT_CAP = 1000  # the tabs and the overdue count say "över 1 000" beyond
+CODES_TTL = dt.timedelta(minutes=1)
 KINDS = {"dual": "Dubbelsammankoppling", "disconnect": "Bortkoppling", "unknown": "Okänd"}
 _CODE = re.compile(r"^[a-z0-9_.]{1,60}$")
 _AWAITING = sa.exists().where(
@@ -247,17 +249,24 @@ def decided_notice(session: Session, submission_id: int | None) -> str:
     return f"Ärende #{submission_id}: {STATUS_LABELS[submission.status.value]}."
 
 
+def capped_count(session: Session, *where: Any) -> int:
+    """How many submissions match, counted up to `COUNT_CAP + 1` only (shown "över ...").
+
+    A plain count reads every matching index entry: on 100,000 submissions
+    the tabs and the overdue count took 60 ms on PostgreSQL, for numbers no
+    reviewer reads beyond their first digits.
+    """
+    inner = select(Submission.id).where(*where).limit(COUNT_CAP + 1).subquery()
+    return int(session.exec(select(sa.func.count()).select_from(inner)).one())
+
+
 def group_counts(session: Session) -> dict[str, int]:
-    counts = queue_counts(session)
     out = {
-        code: sum(counts.get(status.value, 0) for status in statuses)
+        code: capped_count(session, col(Submission.status).in_(statuses))
         for code, (_, statuses) in STATUS_GROUPS.items()
+        if code != "confirm"
     }
-    out["confirm"] = session.exec(
-        select(sa.func.count())
-        .select_from(Submission)
-        .where(*QueueFilter(status="confirm").where())
-    ).one()
+    out["confirm"] = capped_count(session, *QueueFilter(status="confirm").where())
     return out
 
 
@@ -269,11 +278,9 @@ def overdue_count(session: Session, review_days: int, now: dt.datetime) -> int:
     counts index entries before it, however many rows there are.
     """
     cutoff = overdue_cutoff(local_day(now), review_days)
-    return session.exec(
-        select(sa.func.count())
-        .select_from(Submission)
-        .where(col(Submission.status).in_(OPEN_STATUSES), col(Submission.created_at) < cutoff)
-    ).one()
+    return capped_count(
+        session, col(Submission.status).in_(OPEN_STATUSES), col(Submission.created_at) < cutoff
+    )
 
 
 def finding_codes(session: Session) -> list[str]:
@@ -285,7 +292,29 @@ def finding_codes(session: Session) -> list[str]:
     ]
 
 
+class FindingCodes:
+    """The finding filter's codes, read again at most once a minute.
+
+    A DISTINCT over every finding costs 20 ms on 100,000 submissions, on
+    every queue page, for a list that changes only when a new kind of problem
+    first appears; a minute late is soon enough for that.
+    """
+
+    def __init__(self, clock: Callable[[], dt.datetime], ttl: dt.timedelta) -> None:
+        self._clock, self._ttl = clock, ttl
+        self._codes: list[str] = []
+        self._read: dt.datetime | None = None
+
+    def get(self, session: Session) -> list[str]:
+        now = self._clock()
+        if self._read is None or now - self._read >= self._ttl:
+            self._codes, self._read = finding_codes(session), now
+        return self._codes
+
+
 def add_queue_routes(router: APIRouter, kit: Kit) -> None:
+    codes = FindingCodes(kit.now, CODES_TTL)
+
     @router.get("/", response_class=HTMLResponse)
     def queue_page(
         status: str = "queued",
@@ -327,7 +356,7 @@ def add_queue_routes(router: APIRouter, kit: Kit) -> None:
             groups=STATUS_GROUPS,
             kinds=KINDS,
             sorts=SORTS,
-            codes=finding_codes(session),
+            codes=codes.get(session),
             next_url=next_url,
             paged=cursor is not None,
             now=kit.now(),
@@ -335,6 +364,7 @@ def add_queue_routes(router: APIRouter, kit: Kit) -> None:
                 r.submission.id: deadline(r.submission.created_at, review_days, today) for r in rows
             },
             overdue=overdue_count(session, review_days, kit.now()),
+            cap=COUNT_CAP,
             review_days=review_days,
         )
 

@@ -215,6 +215,16 @@ def test_counts_blocking_marks_and_claims_are_shown(site: Site, queue: list[Row]
     assert "Bob till" in page
 
 
+
+def test_counts_beyond_the_cap_say_so_instead_of_reading_every_row(
+    site: Site, queue: list[Row], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued = sum(1 for r in queue if r.status in STATUS_OF["queued"])
+    assert queued > 2
+    monkeypatch.setattr("review.web_queue.COUNT_CAP", 2)
+    page = site.logged_in("alice").get("/granskning/").text
+    assert re.search(r'href="/granskning/\?status=queued">[^<]+<strong>över 2</strong>', page)
+
 @contextmanager
 def _statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
     seen: list[tuple[str, Any]] = []
