@@ -1,7 +1,7 @@
 """The page "Godkänn rena ärenden": confirm, then approve the clean submissions together.
 
 GET lists the clean open submissions (`review.bulk.clean_submissions`, up to
-20, oldest first), each with what approving it would change, the way the
+15, oldest first), each with what approving it would change, the way the
 detail page shows a plan, and a checkbox ticked by default. Nothing is
 claimed by looking. The form carries, per submission, the token of what was
 shown; the POST (CSRF-checked by `kit.posted`) approves the ticked ones with

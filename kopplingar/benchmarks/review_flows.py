@@ -9,8 +9,9 @@ four ways a reviewer decides are carried out for real and timed over HTTP:
   as the page's Enter does (`/rattelse`), then the approval;
 * an override: a submission whose only blocking finding is a missing
   signature, approved with a preset reason (under four eyes it then waits);
-* bulk approval: the clean submissions listed by `/godkann-rena` (20), all
-  chosen; the server time is the one POST divided by the approvals it made.
+* bulk approval of 20: the clean submissions `/godkann-rena` lists (a page
+  at a time), all chosen; the server time is the POSTs' divided by the
+  approvals they made.
 
 Each POST must answer as the page expects (303, or 200 for the bulk result)
 and the database must say the decision happened, or the run fails.
@@ -176,16 +177,23 @@ def server_flows(client: httpx.Client, engine: Engine) -> tuple[list[Flow], list
         raise FlowError("the seeded queue has no submission to override")
     flows.append(Flow("override with a preset reason", median(seconds) * 1000, len(seconds)))
 
-    # Listed again: the approvals above may have made some of the first list unclean.
-    page, listed = _listed_clean(client)
-    chosen = listed[:BULK]
-    form = _hidden(page) | {f"v{sid}": "1" for sid in chosen}
-    spent = _post(client, "/granskning/godkann-rena", form, ok=200)
-    approved = sum(_status(engine, sid) in DONE for sid in chosen)
+    # Page by page (the page lists BULK_LIMIT) until BULK are chosen, each page listed
+    # afresh: the approvals before may have made some of an earlier list unclean.
+    chosen_all: list[int] = []
+    spent = 0.0
+    while len(chosen_all) < BULK:
+        page, listed = _listed_clean(client)
+        chosen = [sid for sid in listed if sid not in chosen_all][:BULK - len(chosen_all)]
+        if not chosen:
+            break
+        form = _hidden(page) | {f"v{sid}": "1" for sid in chosen}
+        spent += _post(client, "/granskning/godkann-rena", form, ok=200)
+        chosen_all += chosen
+    approved = sum(_status(engine, sid) in DONE for sid in chosen_all)
     # One may be skipped, rightly: two forms for the same client and firm, the first
     # approved, leave the second nothing to do. Every skip is checked again on the server.
-    if approved < len(chosen) // 2:
-        raise FlowError(f"bulk approval approved only {approved} of {len(chosen)}")
+    if approved < len(chosen_all) // 2:
+        raise FlowError(f"bulk approval approved only {approved} of {len(chosen_all)}")
     flows.append(Flow(f"bulk approval of {approved}", spent * 1000 / approved, approved))
     _, still_clean = _listed_clean(client)  # for the browser: none decided yet
     return flows, still_clean
