@@ -131,6 +131,8 @@
       .then(function (response) { return response.text(); })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
+        // Read before the nodes move over: moving one takes it out of `doc`.
+        var failed = doc.getElementById("error") !== null;
         var fresh = doc.getElementById("facts");
         var facts = byId("facts");
         if (!fresh || !facts) { form.submit(); return; }
@@ -144,7 +146,7 @@
         if (claim && here) { here.replaceWith(claim); }
         var boxes = doc.querySelector("svg.boxes"), mine = document.querySelector("svg.boxes");
         if (boxes && mine) { mine.replaceWith(boxes); }
-        if (doc.getElementById("error")) {
+        if (failed) {  // refused (not a valid value): stay on the field, the message above
           var again = byId("row-" + name);
           if (again) { focusRow(again); }
           return;

@@ -270,12 +270,18 @@ def test_a_reviewer_corrects_approves_by_keyboard_and_rejects(desk: Desk) -> Non
             # Enter saves in the background: the page is not reloaded, the findings and the
             # plan are the server's new ones, and the focus goes on.
             page.evaluate("window.stillHere = true")
-            field.fill(corrected)
+            # A value the field's validator refuses: the message, and the focus stays put.
+            field.fill("12")
+            page.keyboard.press("Enter")
+            expect(page.locator("#error")).to_be_visible()
+            expect(page.locator(f"#field-{wrong.name}")).to_be_focused()
+            page.locator(f"#field-{wrong.name}").fill(corrected)
             page.keyboard.press("Enter")
             expect(page.locator("#fields-form")).to_contain_text(f"Rättat; läst: ”{wrong.value}”")
             assert page.evaluate("window.stillHere === true")
             expect(page.locator(f"#field-{wrong.name}")).to_have_value(corrected)
             expect(page.locator(f"#field-{wrong.name}")).not_to_be_focused()
+            expect(page.locator("#error")).to_have_count(0)
 
             # The corrected number is the registry's company: the blocking finding about
             # the number as read is gone from the page, so approving needs no reason.
