@@ -21,8 +21,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 from sqlmodel import Session, col, select
@@ -41,6 +43,9 @@ from samples import REGISTRY_JSON, SAMPLE_QR_KEY
 from samples.mail import build_sample_mail
 from samples.scans import CORPUS_DIR, ISSUED_AT, REFERENCE_DATE, record_issued
 from workqueue import ImageStore, Reviewer, ReviewerRole, Submission, SubmissionField
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "samples" / "screenshots"  # the docs show them
 CHROMIUM = "/usr/bin/chromium"
@@ -138,6 +143,25 @@ def prepare(root: Path) -> tuple[AppContext, int, int | None]:
     )
     return ctx, detail_id, candidates_id
 
+
+@contextmanager
+def logged_in(ctx: AppContext, chromium: str) -> Iterator[tuple[Page, str]]:
+    """The app served on loopback and a chromium page logged in as the sample reviewer:
+    (the page, the base URL). Every screenshot script of the reviewer pages starts here."""
+    from playwright.sync_api import sync_playwright
+
+    with serve_in_thread(create_app(ctx)) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+            page.goto(f"{base}/granskning/logga-in")
+            page.fill("#email", ME[0])
+            page.fill("#password", PASSWORD)
+            page.get_by_role("button", name="Logga in").click()
+            page.wait_for_load_state("networkidle")
+            yield page, base
+        finally:
+            browser.close()
 
 def shrink(path: Path) -> None:
     """256 colours are plenty for a page of text and greys, and a third of the bytes."""

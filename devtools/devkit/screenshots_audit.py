@@ -21,10 +21,15 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from devkit.screenshots import CHROMIUM_ARGS, ME, PASSWORD, VIEWPORT, cli, prepare, shrink
-from kopplingar.app import create_app
+from devkit.screenshots import (
+    ME,
+    VIEWPORT,
+    cli,
+    logged_in,
+    prepare,
+    shrink,
+)
 from kopplingar.context import AppContext
-from kopplingar.serving import serve_in_thread
 from review import DecisionError, approve, claim, correct_field, reject
 from workqueue import Reviewer, Submission, SubmissionField, SubmissionStatus
 
@@ -91,31 +96,19 @@ def work(ctx: AppContext) -> None:
 
 
 def shoot(ctx: AppContext, out: Path, chromium: str) -> list[Path]:
-    from playwright.sync_api import sync_playwright
-
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "audit.png", out / "audit-390.png"]
-    with serve_in_thread(create_app(ctx)) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
-            page.goto(f"{base}/granskning/")
-            page.fill("#email", ME[0])
-            page.fill("#password", PASSWORD)
-            page.get_by_role("button", name="Logga in").click()
-            page.wait_for_selector("table.queue")
-            page.goto(f"{base}/granskning/logg")
-            page.wait_for_selector("ol.audit-log")
-            page.locator("details.audit-details summary").nth(1).click()
-            for width, path in ((VIEWPORT["width"], written[0]), (390, written[1])):
-                page.set_viewport_size({"width": width, "height": 900 if width > 390 else 844})
-                scroll = page.evaluate("document.documentElement.scrollWidth")
-                if scroll > width:
-                    raise SystemExit(f"the log is {scroll} px wide at {width} px")
-                print(f"{width} px: scrollWidth {scroll}")
-                page.screenshot(path=str(path), full_page=width == 390)
-        finally:
-            browser.close()
+    with logged_in(ctx, chromium) as (page, base):
+        page.goto(f"{base}/granskning/logg")
+        page.wait_for_selector("ol.audit-log")
+        page.locator("details.audit-details summary").nth(1).click()
+        for width, path in ((VIEWPORT["width"], written[0]), (390, written[1])):
+            page.set_viewport_size({"width": width, "height": 900 if width > 390 else 844})
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            if scroll > width:
+                raise SystemExit(f"the log is {scroll} px wide at {width} px")
+            print(f"{width} px: scrollWidth {scroll}")
+            page.screenshot(path=str(path), full_page=width == 390)
     for path in written:
         shrink(path)
     return written

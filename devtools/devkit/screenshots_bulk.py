@@ -28,19 +28,16 @@ from sqlmodel import Session, col
 
 from devkit.screenshots import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     COLLEAGUE,
     MAILBOX,
     ME,
     PASSWORD,
     SCREENSHOTS,
-    VIEWPORT,
+    logged_in,
     shrink,
 )
-from kopplingar.app import create_app
 from kopplingar.context import AppContext
 from kopplingar.database import upgrade_all
-from kopplingar.serving import serve_in_thread
 from registry import import_registry, make_engine
 from review import claim, create_reviewer
 from samples import REGISTRY_JSON, SAMPLE_QR_KEY
@@ -206,35 +203,23 @@ def prepare(root: Path) -> AppContext:
 
 
 def shoot(ctx: AppContext, out: Path, chromium: str, *, every: bool) -> list[Path]:
-    from playwright.sync_api import sync_playwright
-
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "bulk.png"]
-    with serve_in_thread(create_app(ctx)) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
-            page.goto(f"{base}/granskning/logga-in")
-            page.fill("#email", ME[0])
-            page.fill("#password", PASSWORD)
-            page.get_by_role("button", name="Logga in").click()
+    with logged_in(ctx, chromium) as (page, base):
+        if every:
+            page.goto(f"{base}/granskning/?sort=overdue")
             page.wait_for_selector("table.queue")
-            if every:
-                page.goto(f"{base}/granskning/?sort=overdue")
-                page.wait_for_selector("table.queue")
-                written.append(out / "queue-due.png")
-                page.screenshot(path=str(written[-1]))
-            page.goto(f"{base}/granskning/godkann-rena")
-            page.wait_for_selector("#bulk-form")
-            page.screenshot(path=str(written[0]))
-            if every:
-                page.locator("table.bulk input[type=checkbox]").nth(1).uncheck()
-                page.click("#bulk-submit")
-                page.wait_for_selector("#result")
-                written.append(out / "bulk-result.png")
-                page.screenshot(path=str(written[-1]))
-        finally:
-            browser.close()
+            written.append(out / "queue-due.png")
+            page.screenshot(path=str(written[-1]))
+        page.goto(f"{base}/granskning/godkann-rena")
+        page.wait_for_selector("#bulk-form")
+        page.screenshot(path=str(written[0]))
+        if every:
+            page.locator("table.bulk input[type=checkbox]").nth(1).uncheck()
+            page.click("#bulk-submit")
+            page.wait_for_selector("#result")
+            written.append(out / "bulk-result.png")
+            page.screenshot(path=str(written[-1]))
     for path in written:
         shrink(path)
     return written

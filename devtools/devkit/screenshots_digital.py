@@ -23,22 +23,18 @@ from typing import Any
 from sqlmodel import Session
 
 from devkit.screenshots import (
-    CHROMIUM_ARGS,
     MAILBOX,
     ME,
-    PASSWORD,
-    VIEWPORT,
     _reviewer,
     cli,
+    logged_in,
     shrink,
 )
 from forms import FormSpec, form_spec
 from intake.scan import IntakeContext, enqueue_file, read_file
-from kopplingar.app import create_app
 from kopplingar.benchmarks.digital import DEFAULT_CORPUS
 from kopplingar.context import AppContext
 from kopplingar.database import upgrade_all
-from kopplingar.serving import serve_in_thread
 from kopplingar.templates import RenderedTemplates
 from registry import import_registry, make_engine
 from samples import REGISTRY_JSON, SAMPLE_QR_KEY
@@ -95,36 +91,24 @@ def fill_keying(page: Any, spec: FormSpec, values: dict[str, str]) -> None:
 
 def shoot(app: AppContext, ids: list[int], values: dict[str, str], out: Path,
           chromium: str) -> list[Path]:
-    from playwright.sync_api import sync_playwright
-
     out.mkdir(parents=True, exist_ok=True)
     signed_id, unreadable_id = ids
     written = [out / "esign-detail.png", out / "keying.png", out / "keying-390.png"]
     spec = form_spec(values["kind"])
-    with serve_in_thread(create_app(app)) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
-            page.goto(f"{base}/granskning/")
-            page.fill("#email", ME[0])
-            page.fill("#password", PASSWORD)
-            page.get_by_role("button", name="Logga in").click()
-            page.wait_for_selector("table.queue")
-            page.goto(f"{base}/granskning/{signed_id}")
-            page.wait_for_load_state("networkidle")
-            page.screenshot(path=str(written[0]), full_page=True)
-            page.goto(f"{base}/granskning/{unreadable_id}/skriv-in?blankett={values['kind']}")
-            fill_keying(page, spec, values)
-            page.wait_for_timeout(600)  # the registry's names, looked up as typed
-            # From the top, as the page opens: the image is sticky beside the fields.
-            page.evaluate("window.scrollTo(0, 0)")
-            page.screenshot(path=str(written[1]), full_page=True)
-            page.set_viewport_size({"width": 390, "height": 844})
-            page.evaluate("window.scrollTo(0, 0)")
-            page.wait_for_timeout(200)
-            page.screenshot(path=str(written[2]), full_page=True)
-        finally:
-            browser.close()
+    with logged_in(app, chromium) as (page, base):
+        page.goto(f"{base}/granskning/{signed_id}")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(written[0]), full_page=True)
+        page.goto(f"{base}/granskning/{unreadable_id}/skriv-in?blankett={values['kind']}")
+        fill_keying(page, spec, values)
+        page.wait_for_timeout(600)  # the registry's names, looked up as typed
+        # From the top, as the page opens: the image is sticky beside the fields.
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(written[1]), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(written[2]), full_page=True)
     for path in written:
         shrink(path)
     return written

@@ -26,19 +26,15 @@ from sqlmodel import Session, col, select
 from devkit.localmail.smtp import LocalSmtp
 from devkit.screenshots import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     COLLEAGUE,
     MAILBOX,
     ME,
-    PASSWORD,
     SCREENSHOTS,
-    VIEWPORT,
+    logged_in,
     prepare,
     shrink,
 )
-from kopplingar.app import create_app
 from kopplingar.context import AppContext
-from kopplingar.serving import serve_in_thread
 from review import claim, reject
 from workqueue import (
     OutboundMail,
@@ -108,34 +104,22 @@ def fill_outbox(ctx: AppContext, root: Path) -> int:
 
 
 def shoot(ctx: AppContext, failed_id: int, out: Path, chromium: str, *, every: bool) -> list[Path]:
-    from playwright.sync_api import sync_playwright
-
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "outbox.png"]
     if every:
         written += [out / "outbox-mail.png", out / "outbox-suppressed.png"]
-    with serve_in_thread(create_app(ctx)) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
-            page.goto(f"{base}/granskning/logga-in")
-            page.fill("#email", ME[0])
-            page.fill("#password", PASSWORD)
-            page.get_by_role("button", name="Logga in").click()
-            page.wait_for_selector("table.queue, p")
-            page.goto(f"{base}/granskning/utkorg")
-            page.wait_for_selector("table.outbox")
-            page.screenshot(path=str(written[0]))
-            if every:
-                page.goto(f"{base}/granskning/utkorg/{failed_id}")
-                page.wait_for_selector("pre.mail-body")
-                page.screenshot(path=str(written[1]), full_page=True)
-                page.goto(f"{base}/granskning/utkorg?visa=sparrade")
-                page.locator("table.outbox a").first.click()
-                page.wait_for_selector("pre.mail-body")
-                page.screenshot(path=str(written[2]), full_page=True)
-        finally:
-            browser.close()
+    with logged_in(ctx, chromium) as (page, base):
+        page.goto(f"{base}/granskning/utkorg")
+        page.wait_for_selector("table.outbox")
+        page.screenshot(path=str(written[0]))
+        if every:
+            page.goto(f"{base}/granskning/utkorg/{failed_id}")
+            page.wait_for_selector("pre.mail-body")
+            page.screenshot(path=str(written[1]), full_page=True)
+            page.goto(f"{base}/granskning/utkorg?visa=sparrade")
+            page.locator("table.outbox a").first.click()
+            page.wait_for_selector("pre.mail-body")
+            page.screenshot(path=str(written[2]), full_page=True)
     for path in written:
         shrink(path)
     return written

@@ -20,10 +20,14 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from devkit.screenshots import CHROMIUM_ARGS, ME, PASSWORD, VIEWPORT, cli, prepare, shrink
-from kopplingar.app import create_app
+from devkit.screenshots import (
+    VIEWPORT,
+    cli,
+    logged_in,
+    prepare,
+    shrink,
+)
 from kopplingar.context import AppContext
-from kopplingar.serving import serve_in_thread
 from registry import IssuedForm
 from workqueue import SubmissionField
 
@@ -51,8 +55,6 @@ def busiest_client(ctx: AppContext) -> str:
 
 
 def shoot(ctx: AppContext, out: Path, chromium: str) -> list[Path]:
-    from playwright.sync_api import sync_playwright
-
     out.mkdir(parents=True, exist_ok=True)
     orgnr = busiest_client(ctx)
     shots = [
@@ -60,28 +62,18 @@ def shoot(ctx: AppContext, out: Path, chromium: str) -> list[Path]:
         (f"/granskning/register/{orgnr}", "register-company"),
     ]
     written: list[Path] = []
-    with serve_in_thread(create_app(ctx)) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
-            page.goto(f"{base}/granskning/")
-            page.fill("#email", ME[0])
-            page.fill("#password", PASSWORD)
-            page.get_by_role("button", name="Logga in").click()
-            page.wait_for_selector("table.queue")
-            for path, name in shots:
-                for width in (VIEWPORT["width"], 390):
-                    page.set_viewport_size({"width": width, "height": 900 if width > 390 else 844})
-                    page.goto(f"{base}{path}")
-                    page.wait_for_selector("h1")
-                    scroll = page.evaluate("document.documentElement.scrollWidth")
-                    if scroll > width:
-                        raise SystemExit(f"{path} is {scroll} px wide at {width} px")
-                    target = out / (f"{name}.png" if width > 390 else f"{name}-390.png")
-                    page.screenshot(path=str(target), full_page=name != "register" or width == 390)
-                    written.append(target)
-        finally:
-            browser.close()
+    with logged_in(ctx, chromium) as (page, base):
+        for path, name in shots:
+            for width in (VIEWPORT["width"], 390):
+                page.set_viewport_size({"width": width, "height": 900 if width > 390 else 844})
+                page.goto(f"{base}{path}")
+                page.wait_for_selector("h1")
+                scroll = page.evaluate("document.documentElement.scrollWidth")
+                if scroll > width:
+                    raise SystemExit(f"{path} is {scroll} px wide at {width} px")
+                target = out / (f"{name}.png" if width > 390 else f"{name}-390.png")
+                page.screenshot(path=str(target), full_page=name != "register" or width == 390)
+                written.append(target)
     for target in written:
         shrink(target)
     return written

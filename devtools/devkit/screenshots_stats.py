@@ -23,14 +23,12 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from devkit.screenshots import CHROMIUM_ARGS, ME, PASSWORD, VIEWPORT, cli, shrink
+from devkit.screenshots import ME, PASSWORD, cli, logged_in, shrink
 from forms import new_form_id
-from kopplingar.app import create_app
 from kopplingar.benchmarks.render import sample_value_sets
 from kopplingar.benchmarks.seed import seed_queue
 from kopplingar.context import AppContext
 from kopplingar.database import upgrade_all
-from kopplingar.serving import serve_in_thread
 from registry import import_registry, make_engine, record_event
 from render import SWEDISH_TIME
 from review import claim, create_reviewer
@@ -224,27 +222,15 @@ def _duplicates(session: Session, rng: random.Random, now: dt.datetime) -> None:
 
 
 def shoot(ctx: AppContext, out: Path, chromium: str) -> list[Path]:
-    from playwright.sync_api import sync_playwright
-
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "statistics.png", out / "duplicates.png"]
-    with serve_in_thread(create_app(ctx)) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
-            page.goto(f"{base}/granskning/")
-            page.fill("#email", ME[0])
-            page.fill("#password", PASSWORD)
-            page.get_by_role("button", name="Logga in").click()
-            page.wait_for_load_state("networkidle")
-            page.goto(f"{base}/granskning/statistik")
-            page.wait_for_selector("#per-day-chart")
-            page.screenshot(path=str(written[0]), full_page=True)
-            page.goto(f"{base}/granskning/dubbletter")
-            page.wait_for_selector("h1")
-            page.screenshot(path=str(written[1]), full_page=True)
-        finally:
-            browser.close()
+    with logged_in(ctx, chromium) as (page, base):
+        page.goto(f"{base}/granskning/statistik")
+        page.wait_for_selector("#per-day-chart")
+        page.screenshot(path=str(written[0]), full_page=True)
+        page.goto(f"{base}/granskning/dubbletter")
+        page.wait_for_selector("h1")
+        page.screenshot(path=str(written[1]), full_page=True)
     for path in written:
         shrink(path)
     return written

@@ -15,10 +15,13 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from devkit.screenshots import CHROMIUM_ARGS, ME, PASSWORD, VIEWPORT, cli, prepare, shrink
-from kopplingar.app import create_app
+from devkit.screenshots import (
+    cli,
+    logged_in,
+    prepare,
+    shrink,
+)
 from kopplingar.context import AppContext
-from kopplingar.serving import serve_in_thread
 from workqueue import InboundMessage, Submission, SubmissionStatus
 
 
@@ -39,35 +42,23 @@ def _asked(ctx: AppContext) -> int:
 
 
 def shoot(ctx: AppContext, out: Path, chromium: str) -> list[Path]:
-    from playwright.sync_api import sync_playwright
-
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "waiting-request.png", out / "waiting-panel.png", out / "waiting-queue.png"]
     sid = _asked(ctx)
-    with serve_in_thread(create_app(ctx)) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
-            page.goto(f"{base}/granskning/")
-            page.fill("#email", ME[0])
-            page.fill("#password", PASSWORD)
-            page.get_by_role("button", name="Logga in").click()
-            page.wait_for_selector("table.queue")
-            page.goto(f"{base}/granskning/{sid}/komplettering")
-            page.check("#info-reason-signature")
-            page.select_option("#info-party", "new_firm")
-            page.fill("#info-note", "Underskriften längst ner till höger saknas.")
-            page.screenshot(path=str(written[0]), full_page=True)
-            page.click("#waiting-send")
-            page.wait_for_load_state("networkidle")
-            page.goto(f"{base}/granskning/{sid}/komplettering")
-            page.wait_for_selector("#waiting-title")
-            page.screenshot(path=str(written[1]), full_page=True)
-            page.goto(f"{base}/granskning/?status=waiting")
-            page.wait_for_selector("table.queue")
-            page.screenshot(path=str(written[2]))
-        finally:
-            browser.close()
+    with logged_in(ctx, chromium) as (page, base):
+        page.goto(f"{base}/granskning/{sid}/komplettering")
+        page.check("#info-reason-signature")
+        page.select_option("#info-party", "new_firm")
+        page.fill("#info-note", "Underskriften längst ner till höger saknas.")
+        page.screenshot(path=str(written[0]), full_page=True)
+        page.click("#waiting-send")
+        page.wait_for_load_state("networkidle")
+        page.goto(f"{base}/granskning/{sid}/komplettering")
+        page.wait_for_selector("#waiting-title")
+        page.screenshot(path=str(written[1]), full_page=True)
+        page.goto(f"{base}/granskning/?status=waiting")
+        page.wait_for_selector("table.queue")
+        page.screenshot(path=str(written[2]))
     for path in written:
         shrink(path)
     return written

@@ -42,7 +42,7 @@ from intake.scan.pipeline import (
 from intake.scan.read import (
     TESSERACT_PSM,
 )
-from intake.scan.registered import resolve
+from intake.scan.registered import RESOLVE_CODES, resolve
 from intake.scan.tesseract import (
     full_page_text,
     recognise_words,
@@ -51,6 +51,7 @@ from intake.scan.validate import VALIDATION_CODES, validate_document
 
 __all__ = [
     "CANONICAL_DPI",
+    "RESOLVE_CODES",
     "TESSERACT_PSM",
     "VALIDATION_CODES",
     "Calibration",

@@ -83,6 +83,15 @@ from registry import Company, CompanyKind, ConnectionRole, Person, Role, RoleKin
 __all__ = ["MATCH_BOUND", "MATCH_MARGIN", "EmailMatch", "match_email", "resolve"]
 
 MAX_CANDIDATES = 3
+# Every code `resolve` can raise (a test reads them off the findings below).
+RESOLVE_CODES = frozenset({
+    "email.ambiguous",
+    "email.not_sysadmin",
+    "email.registered",
+    "email.unchecked",
+    "email.unregistered",
+    "value.print_slip",
+})
 # What the Swedish model reads an "@" as, one glyph or two: fieldtext's look-alikes and,
 # measured on the simulator's corpus, "ä", "&" and "6" beside an "e" or a "Q" ("e6", "Q&").
 AT_GLYPHS = AT_LOOKALIKES + AT_FALLBACKS + "äå&6"
