@@ -33,6 +33,7 @@ from sqlmodel import Session, col, delete, select
 
 from forms import FormKind
 from intake.scan import (
+    RESOLVE_CODES,
     VALIDATION_CODES,
     FieldReading,
     SignatureReading,
@@ -45,12 +46,8 @@ from render import SWEDISH_TIME
 from workqueue import Submission, SubmissionField, SubmissionFinding, SubmissionSignature
 
 _NO_CROP = np.zeros((1, 1), dtype=np.uint8)
-# What resolve adds, replaced like the validation's own findings.
-_RESOLVE_CODES = frozenset({
-    "email.registered", "email.not_sysadmin", "email.ambiguous", "email.unregistered",
-    "email.unchecked", "value.print_slip",
-})
-_RECOMPUTED = VALIDATION_CODES | _RESOLVE_CODES
+# What resolve adds is replaced like the validation's own findings.
+_RECOMPUTED = VALIDATION_CODES | RESOLVE_CODES
 # Read from the stored findings, since nothing else records them.
 _KEPT_AS_READ = frozenset({"qr.invalid", "form.duplicate"})
 

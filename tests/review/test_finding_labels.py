@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from intake.scan import VALIDATION_CODES
+from intake.scan import RESOLVE_CODES, VALIDATION_CODES
 from review.finding_labels import FINDING_LABELS, finding_label
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +32,8 @@ def test_every_code_raised_anywhere_has_a_label() -> None:
 def test_validation_codes_are_exactly_what_validate_raises() -> None:
     source = (ROOT / "intake" / "scan" / "validate.py").read_text(encoding="utf-8")
     assert set(re.findall(r'c\.add\("([a-z_.]+)"', source)) == VALIDATION_CODES
+    source = (ROOT / "intake" / "scan" / "registered.py").read_text(encoding="utf-8")
+    assert set(re.findall(r'Finding\(\s*"([a-z_.]+)"', source)) == RESOLVE_CODES
 
 
 def test_labels_are_swedish_sentences_not_codes() -> None:
