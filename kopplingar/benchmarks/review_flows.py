@@ -67,8 +67,6 @@ class Flow:
     label: str
     server_ms: float  # median per submission
     n: int
-    keys: int | None = None  # keyboard only, in chromium; None: not measured
-    keys_before: int | None = None
 
 
 def _hidden(page: str) -> dict[str, str]:
