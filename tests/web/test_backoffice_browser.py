@@ -193,7 +193,8 @@ def test_five_submissions_by_keyboard_bulk_correct_wait_and_duplicate(demo_data:
             page.goto(f"{base}/granskning/{duplicate.id}")
             tab_to(page, "button.dupe-close")
             page.keyboard.press("Enter")
-            page.wait_for_load_state("networkidle")
+            # Back on the submission, now decided: wait for that page, not for the network.
+            expect(page.locator(".claim")).to_contain_text(f"ärende {original}")
             assert _status(session, duplicate.id or 0) is SubmissionStatus.REJECTED
             session.expire_all()
             closed = session.get(Submission, duplicate.id)
