@@ -13,6 +13,7 @@ from pathlib import Path
 
 from registry import record_event
 from review import approve, claim, correct_field, reject
+from review.deadlines import local_day
 from tests.review.test_pages import (
     NOW,
     Site,
@@ -66,7 +67,8 @@ def test_the_log_reads_as_sentences_that_link_to_what_they_concern(site: Site) -
     assert f"Alice avvisade ärende {other}: En underskrift saknas." in sentences
     assert (
         f"Alice kopplade {values['new_firm_name']} till {values['client_name']} som "
-        f"revisionsbyrå från {NOW.date().isoformat()} (ärende {dual})."
+        # The linkage starts on the Swedish date, which is UTC's next day late at night.
+        f"revisionsbyrå från {local_day(NOW).isoformat()} (ärende {dual})."
     ) in sentences
     assert (
         f"Alice rättade den nya byråns typ av byrå i ärende {dual} från ”Redovisningsbyrå” till "
