@@ -35,6 +35,9 @@ from kopplingar.middleware import (
     error_html,
 )
 from kopplingar.settings import load_settings
+from portal import SignInPolicy
+from portal.web import PREFIX as PORTAL_PREFIX
+from portal.web import PortalPages, install_portal_pages
 from render.web import TEMPLATES as RENDER_TEMPLATES
 from render.web import PublicPages, make_public_router
 from review.web import PREFIX as REVIEW_PREFIX
@@ -52,11 +55,17 @@ SECURITY_HEADERS = {
 }
 HSTS = "max-age=31536000"
 KIB = 1024
+# Sign-in links asked for, per client address and per e-mail address.
+SIGN_IN_LIMIT, SIGN_IN_WINDOW_SECONDS = 10, 15 * 60
 # No page takes an upload: the login and the public forms are a few hundred bytes, a
 # reviewer's corrections a few kilobytes.
 BODY_LIMITS = BodyLimits(
     default=16 * KIB,
-    prefixes=((f"{REVIEW_PREFIX}/logga-in", 16 * KIB), (f"{REVIEW_PREFIX}/", 64 * KIB)),
+    prefixes=(
+        (f"{REVIEW_PREFIX}/logga-in", 16 * KIB),
+        (f"{REVIEW_PREFIX}/", 64 * KIB),
+        (f"{PORTAL_PREFIX}/", 32 * KIB),
+    ),
 )
 
 
@@ -120,6 +129,20 @@ def create_app(ctx: AppContext) -> FastAPI:
             cookie_secure=ctx.cookie_secure,
             review_days=ctx.review_days,
             info_reminder_days=ctx.info_reminder_days,
+        ),
+    )
+    install_portal_pages(
+        app,
+        PortalPages(
+            engine=ctx.engine,
+            limiter=DatabaseLimiter(ctx.engine, SIGN_IN_LIMIT, SIGN_IN_WINDOW_SECONDS),
+            client_key=client_key_function(ctx.trusted_proxies),
+            sender_domain=ctx.sender_domain,
+            base_url=ctx.public_base_url,
+            form_url=ctx.form_url,
+            policy=SignInPolicy(idle=ctx.auth_policy.idle, absolute=ctx.auth_policy.absolute),
+            cookie_secure=ctx.cookie_secure,
+            demo_outbox=ctx.demo_outbox,
         ),
     )
     return app

@@ -37,6 +37,8 @@ class AppContext:
     # Working days the receipt mail promises for a review: the queue's due dates.
     review_days: int = 2
     info_reminder_days: int = 5  # a case waiting for the customer: reminder, then closing
+    # The demo's mail page on the customer pages (`kopplingar demo` only: it shows all mail).
+    demo_outbox: bool = False
 
     @property
     def form_url(self) -> str:

@@ -41,9 +41,14 @@ def record_event(
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
     detail: str = "",
+    now: dt.datetime | None = None,
 ) -> AuditEvent:
-    """Add an audit event to the session's transaction, so it lands with the change."""
+    """Add an audit event to the session's transaction, so it lands with the change.
+
+    `now` is when it happened (aware); without it, the wall clock.
+    """
     event = AuditEvent(
+        at=now if now is not None else utcnow(),
         actor=actor,
         action=action,
         subject=subject,

@@ -110,6 +110,13 @@ def datum(value: dt.date) -> str:
     return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
 
 
+def klockslag(value: dt.datetime) -> str:
+    """The time of day in Sweden: 14:05 (aware datetimes only)."""
+    if value.tzinfo is None:
+        raise RenderError("a naive datetime in a mail context; its zone is unknown")
+    return value.astimezone(SWEDISH_TIME).strftime("%H:%M")
+
+
 def sidor(pages: Iterable[int]) -> str:
     """0-based page indices as a person counts them: sida 2, sidorna 1–3, sidorna 1, 3 och 4."""
     numbers = sorted({int(p) + 1 for p in pages})
@@ -143,7 +150,12 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=False,
     )
     env.filters.update(
-        datum=datum, sidor=sidor, blankett=blankett, blankett_id=blankett_id, one_line=one_line
+        datum=datum,
+        klockslag=klockslag,
+        sidor=sidor,
+        blankett=blankett,
+        blankett_id=blankett_id,
+        one_line=one_line,
     )
     return env
 

@@ -51,8 +51,14 @@ def rendered(kind: FormKind, variant: str) -> Rendered:
     else:
         values = {}
         payload = blank_payload(kind.code, spec.version)
-    pdf = render_form_pdf(spec, values, mailbox=MAILBOX, payload=payload,
-                          blank=variant != "prefilled", fillable=variant == "fillable")
+    pdf = render_form_pdf(
+        spec,
+        values,
+        mailbox=MAILBOX,
+        payload=payload,
+        blank=variant != "prefilled",
+        fillable=variant == "fillable",
+    )
     return Rendered(kind, variant, spec, values, payload, pdf)
 
 

@@ -8,6 +8,11 @@ import pytest
 
 from render import RenderError
 from render.mail import datum, mail_templates, one_line, render_mail, sidor
+from tests.render import (
+    mail_cases_portal_grants,
+    mail_cases_portal_requests,
+    mail_cases_portal_signin,
+)
 
 RECEIVED = dt.datetime(2025, 3, 3, 23, 30, tzinfo=dt.UTC)  # 4 March in Sweden
 FORM_URL = "https://kopplingar.example.se/blanketter"
@@ -25,8 +30,12 @@ def receipt_context(**changes: object) -> dict[str, object]:
                 "number": 1,
                 "type": "PDF",
                 "forms": [
-                    {"kind": "dual", "form_id": "7K3QX9P2MD", "pages": [0],
-                     "digital_signatures": ["valid", "not_signatory"]},
+                    {
+                        "kind": "dual",
+                        "form_id": "7K3QX9P2MD",
+                        "pages": [0],
+                        "digital_signatures": ["valid", "not_signatory"],
+                    },
                     {"kind": "disconnect", "form_id": None, "pages": [1, 2]},
                 ],
             },
@@ -120,6 +129,13 @@ HOSTILE = [
     "\r\n\r\n",
     "Å" * 1000,
 ]
+
+
+# The customer pages' mails keep their cases beside their own tests.
+for _cases in (mail_cases_portal_signin, mail_cases_portal_requests, mail_cases_portal_grants):
+    CONTEXTS.update(_cases.CONTEXTS)
+    MUST_SAY.update(_cases.MUST_SAY)
+    SUBJECTS.update(_cases.SUBJECTS)
 
 
 def test_every_template_has_a_test_context() -> None:
@@ -474,9 +490,10 @@ INFO_CONTEXTS: dict[str, dict[str, object]] = {
     "info_request": INFO_REQUEST,
     "info_reminder": INFO_REQUEST | {"asked_at": RECEIVED},
     "info_closed": {
-        key: INFO_REQUEST[key] for key in ("case", "kind", "form_id", "client_name", "reason",
-                                           "form_url")
-    } | {"asked_at": RECEIVED, "reminded_at": dt.datetime(2025, 3, 9, 8, 0, tzinfo=dt.UTC)},
+        key: INFO_REQUEST[key]
+        for key in ("case", "kind", "form_id", "client_name", "reason", "form_url")
+    }
+    | {"asked_at": RECEIVED, "reminded_at": dt.datetime(2025, 3, 9, 8, 0, tzinfo=dt.UTC)},
 }
 CONTEXTS.update(INFO_CONTEXTS)
 MUST_SAY.update(
@@ -521,14 +538,21 @@ def test_info_mail_renders_natural_swedish(template: str) -> None:
 
 @pytest.mark.parametrize("reason_code", ["page_unreadable", "value_unclear", "other"])
 def test_info_request_says_what_to_send_for_each_reason(reason_code: str) -> None:
-    context = INFO_REQUEST | {"reason_code": reason_code, "party": None, "note": None,
-                              "form_id": None, "kind": None}
+    context = INFO_REQUEST | {
+        "reason_code": reason_code,
+        "party": None,
+        "note": None,
+        "form_id": None,
+        "kind": None,
+    }
     mail = render_mail("info_request", context)
     assert mail.subject == "Komplettering behövs: ärende 17"
     assert "Handläggarens kommentar" not in mail.body
-    expected = {"page_unreadable": "Skanna sidan igen",
-                "value_unclear": "Skriv den rätta uppgiften",
-                "other": "Bifoga det som saknas"}[reason_code]
+    expected = {
+        "page_unreadable": "Skanna sidan igen",
+        "value_unclear": "Skriv den rätta uppgiften",
+        "other": "Bifoga det som saknas",
+    }[reason_code]
     assert expected in mail.body
 
 
@@ -543,8 +567,9 @@ def test_info_request_keeps_the_reviewers_words_on_their_line(hostile: str) -> N
 def test_a_joined_reply_is_told_which_case_it_completed() -> None:
     receipt = render_mail("receipt", receipt_context(joined_case=17))
     assert "Vi har lagt det du skickade till ärende 17" in receipt.body
-    text_only = render_mail("no_attachment", CONTEXTS["no_attachment"] | {
-        "joined_case": 17, "review_days": 2})
+    text_only = render_mail(
+        "no_attachment", CONTEXTS["no_attachment"] | {"joined_case": 17, "review_days": 2}
+    )
     assert text_only.subject == "Vi har tagit emot ditt svar (M-42)"
     assert "Vi har lagt det till ärende 17" in text_only.body
     assert "ingen skannad blankett" not in text_only.body

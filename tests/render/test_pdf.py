@@ -43,8 +43,9 @@ def test_opens_as_one_a4_page_with_metadata(form: Rendered) -> None:
     assert meta is not None
     assert meta.title == form.spec.title
     assert meta.creator == "kopplingar"
-    expected = "Blank blankett" if form.payload.is_blank else display_form_id(
-        form.payload.form_id or "")
+    expected = (
+        "Blank blankett" if form.payload.is_blank else display_form_id(form.payload.form_id or "")
+    )
     assert meta.subject == expected
 
 
@@ -80,9 +81,14 @@ def test_prefilled_signatory_names_and_fixed_roles_are_printed(prefilled: Render
 
 
 def test_same_inputs_give_the_same_bytes(form: Rendered) -> None:
-    again = render_form_pdf(form.spec, form.values, mailbox=MAILBOX, payload=form.payload,
-                            blank=form.variant != "prefilled",
-                            fillable=form.variant == "fillable")
+    again = render_form_pdf(
+        form.spec,
+        form.values,
+        mailbox=MAILBOX,
+        payload=form.payload,
+        blank=form.variant != "prefilled",
+        fillable=form.variant == "fillable",
+    )
     assert again == form.pdf
 
 
@@ -128,7 +134,7 @@ def test_fillable_fields_lie_on_the_printed_boxes() -> None:
             continue
         start = 0
         for name, n in zip(comb_field_names(field), field.groups, strict=True):
-            cells = field.cells[start:start + n]
+            cells = field.cells[start : start + n]
             start += n
             w = by_name[name]
             assert w["/Ff"] & comb_flag
@@ -142,8 +148,11 @@ def test_fillable_fields_lie_on_the_printed_boxes() -> None:
 def test_the_longest_values_fit_their_boxes() -> None:
     for kind in FormKind:
         spec = form_spec(kind)
-        values = {f.name: "W" * f.max_len for f in spec.fields
-                  if f.type in (FieldType.TEXT, FieldType.EMAIL)}
+        values = {
+            f.name: "W" * f.max_len
+            for f in spec.fields
+            if f.type in (FieldType.TEXT, FieldType.EMAIL)
+        }
         payload = sign_payload(SECRET, kind.code, spec.version, "0123456789")
         pdf = render_form_pdf(spec, values, mailbox=MAILBOX, payload=payload)
         lines = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text().splitlines()
@@ -160,8 +169,7 @@ def test_fonts_are_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ttfonts.TTFont, "__init__", forbidden)
     assert rendered(FormKind.DUAL, "prefilled").pdf
     spec = form_spec(FormKind.DISCONNECT)
-    render_form_pdf(spec, {}, mailbox=MAILBOX, payload=blank_payload("B", spec.version),
-                    blank=True)
+    render_form_pdf(spec, {}, mailbox=MAILBOX, payload=blank_payload("B", spec.version), blank=True)
     assert load_fonts() is load_fonts()
 
 
@@ -194,8 +202,9 @@ BLANK = blank_payload("D", DUAL.version)
         ({"client_name": "W" * 200}, SIGNED, {}, "does not fit"),
     ],
 )
-def test_wrong_arguments_are_a_render_error(values: dict[str, str], payload: QrPayload,
-                                            options: dict[str, bool], problem: str) -> None:
+def test_wrong_arguments_are_a_render_error(
+    values: dict[str, str], payload: QrPayload, options: dict[str, bool], problem: str
+) -> None:
     with pytest.raises(RenderError, match=re.escape(problem)) as caught:
         render_form_pdf(DUAL, values, mailbox=MAILBOX, payload=payload, **options)
     assert caught.value.exit_code == 70
@@ -212,8 +221,13 @@ def test_renders_in_threads_match_renders_in_sequence() -> None:
     forms = [rendered(kind, variant) for kind in FormKind for variant in ("prefilled", "blank")]
 
     def again(form: Rendered) -> bytes:
-        return render_form_pdf(form.spec, form.values, mailbox=MAILBOX, payload=form.payload,
-                               blank=form.variant != "prefilled")
+        return render_form_pdf(
+            form.spec,
+            form.values,
+            mailbox=MAILBOX,
+            payload=form.payload,
+            blank=form.variant != "prefilled",
+        )
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(again, forms * 4))

@@ -42,8 +42,9 @@ def test_qr_decodes_to_the_payload(kind: FormKind, variant: str, dpi: int) -> No
 
 
 @pytest.mark.parametrize(("kind", "variant", "dpi"), CASES, ids=IDS)
-def test_fiducials_are_found_where_the_spec_puts_them(kind: FormKind, variant: str,
-                                                      dpi: int) -> None:
+def test_fiducials_are_found_where_the_spec_puts_them(
+    kind: FormKind, variant: str, dpi: int
+) -> None:
     form = rendered(kind, variant)
     dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, ARUCO_DICTIONARY))
     detector = cv2.aruco.ArucoDetector(dictionary, cv2.aruco.DetectorParameters())
