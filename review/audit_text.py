@@ -31,6 +31,7 @@ from typing import Any, Literal
 from forms import FormKind, form_spec
 from registry import AuditEvent
 from render import blankett, blankett_id
+from review.audit_portal import PORTAL_LABELS, portal_sentences
 from review.four_eyes import code_label
 from review.security import SECURITY_ACTIONS, is_security_action
 
@@ -88,7 +89,7 @@ class Sentence:
 @dataclass(frozen=True)
 class Person:
     name: str
-    reviewer_id: int
+    reviewer_id: int | None  # None: a person in the registry (a customer), not a reviewer
 
 
 People = Mapping[str, Person]
@@ -121,6 +122,7 @@ _REGISTRY_LABELS: dict[str, str] = {
     "connection.created": "Koppling skapad",
     "connection.ended": "Koppling avslutad",
     "payer.changed": "Betalare ändrad",
+    **PORTAL_LABELS,
 }
 _MAIL_LABELS: dict[str, str] = {
     "mail.released": "Meddelande släppt ur karantän",
@@ -285,6 +287,8 @@ class _Builder:
         """A reviewer by name (linked), or whoever the stored actor text stands for."""
         text = value_text(email)
         person = self.people.get(text.casefold())
+        if person is not None and person.reviewer_id is None:
+            return self.add(person.name)
         if person is not None:
             return self.add(person.name, Ref("reviewer", str(person.reviewer_id)))
         return self.add(_automatic(text, start=start))
@@ -741,6 +745,7 @@ _SENTENCES: dict[str, Describe] = {
     "security.second_factor_failed": _factor_failed,
     "security.second_factor_removed": _factor_removed,
 }
+_SENTENCES.update(portal_sentences(_actor))
 
 
 def described_kinds() -> frozenset[str]:

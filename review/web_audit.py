@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
 from registry import AuditEvent
+from registry import Person as RegistryPerson
 from review.audit_text import (
     Person,
     Ref,
@@ -89,7 +90,15 @@ def people_of(session: Session, events: list[AuditEvent]) -> dict[str, Person]:
     rows = session.exec(
         select(Reviewer).where(sa.func.lower(col(Reviewer.email)).in_(sorted(emails)))
     ).all()
-    return {r.email.casefold(): Person(r.name, r.id) for r in rows if r.id is not None}
+    found = {r.email.casefold(): Person(r.name, r.id) for r in rows if r.id is not None}
+    # The rest may be people in the registry acting on their own pages (`portal`).
+    others = sorted(emails - set(found))
+    if others:
+        customers = session.exec(
+            select(RegistryPerson).where(col(RegistryPerson.email).in_(others))
+        ).all()
+        found |= {c.email.casefold(): Person(c.name, None) for c in customers}
+    return found
 
 
 def concerning(session: Session, submission_id: int) -> sa.ColumnElement[bool]:

@@ -12,7 +12,8 @@ since that is what the samples were made with (reader processes, replies into
 the outbox, messages moved to `Processed/` or `Quarantine/`), prints a client
 to try the form pages with, a demo reviewer's and a demo admin's login (new
 random passwords each run) and the queue's mix, and serves the form pages and
-the reviewer pages on 127.0.0.1:8000.
+the reviewer pages on 127.0.0.1:8000, and the customer pages with the
+demo's mail page (`/mina-sidor/demo-post`: the demo sends no real mail).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from review import (
     set_password,
 )
 from samples import REGISTRY_JSON, SAMPLE_QR_KEY
+from samples.digital_demo import demo_people, ensure_excluded_firms
 from samples.mail import DIGITAL_DIR, DIGITAL_TRUST_DIR, build_demo_mail, demo_trust_roots
 from samples.scans import CORPUS_DIR, ISSUED_AT, REFERENCE_DATE, record_issued
 from workqueue import ReviewerRole, Submission, SubmissionStatus, queue_counts
@@ -69,9 +71,7 @@ def _demo_account(engine: Engine, email: str, name: str, role: ReviewerRole) -> 
     with Session(engine) as session:
         reviewer = find_reviewer(session, email)
         if reviewer is None:
-            create_reviewer(
-                session, email=email, name=name, role=role, password=password, now=now
-            )
+            create_reviewer(session, email=email, name=name, role=role, password=password, now=now)
         else:
             set_password(session, reviewer, password, now)
         session.commit()
@@ -91,8 +91,9 @@ def _queue_summary(engine: Engine, reviewer_email: str) -> str:
         assert reviewer is not None
         clean = len(clean_submissions(session, reviewer, now=now, limit=len(queued) or 1))
     blocked = sum(1 for s in queued if s.blocking_findings > 0)
-    others = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())
-                       if status != SubmissionStatus.QUEUED)
+    others = ", ".join(
+        f"{n} {status}" for status, n in sorted(counts.items()) if status != SubmissionStatus.QUEUED
+    )
     return (
         f"review queue: {len(queued)} submissions to review: {clean} clean (approve them"
         f" together at /granskning/godkann-rena), {blocked} with blocking findings,"
@@ -116,6 +117,7 @@ def demo(
         report = import_registry(session, REGISTRY_JSON)
         record_issued(session, CORPUS_DIR, skip_existing=True, issued_at=ISSUED_AT)
         record_issued(session, DIGITAL_DIR, skip_existing=True, issued_at=ISSUED_AT)
+        ensure_excluded_firms(session)
         session.commit()
     print(report.summary())
     mail_dir = settings.data_dir / "sample-mail"
@@ -126,9 +128,15 @@ def demo(
     # (besides any configured), a finding in the demo is one a reviewer should act on, not
     # noise to ignore.
     mail = build_mail_intake(settings, ctx.engine, SAMPLE_QR_KEY)
-    mail = dataclasses.replace(mail, follow_clock=False, intake=dataclasses.replace(
-        mail.intake, today=REFERENCE_DATE,
-        trust_roots=mail.intake.trust_roots + demo_trust_roots(DIGITAL_TRUST_DIR)))
+    mail = dataclasses.replace(
+        mail,
+        follow_clock=False,
+        intake=dataclasses.replace(
+            mail.intake,
+            today=REFERENCE_DATE,
+            trust_roots=mail.intake.trust_roots + demo_trust_roots(DIGITAL_TRUST_DIR),
+        ),
+    )
     source = FolderMailbox(mail_dir)
     with mail.readers() as pool:
         source.open()
@@ -149,9 +157,19 @@ def demo(
         " (sets up a second factor with an authenticator app at the first login)"
     )
     print(_queue_summary(ctx.engine, DEMO_REVIEWER))
+    with Session(ctx.engine) as session:
+        people = demo_people(session)
+    if people is not None:
+        print(
+            f"customer pages: http://{host}:{port}/mina-sidor/  sign in as the firm administrator "
+            f"{people.firm_admin.email} ({people.firm.name}) or the client administrator "
+            f"{people.client_admin.email} ({people.client.name}); the demo sends no real mail, "
+            f"read it at http://{host}:{port}/mina-sidor/demo-post"
+        )
     if no_serve:
         return
     print(
         f"serving the form pages and the reviewer pages on http://{host}:{port}/  (Ctrl-C to stop)"
     )
-    uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")
+    app = create_app(dataclasses.replace(ctx, demo_outbox=True))
+    uvicorn.run(app, host=host, port=port, log_level="warning")

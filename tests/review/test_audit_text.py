@@ -29,11 +29,22 @@ from review.audit_text import (
     value_text,
 )
 from review.four_eyes import code_label
+from tests.review.audit_portal_cases import PORTAL_CASES, PORTAL_PEOPLE
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("forms", "registry", "render", "workqueue", "intake", "review", "samples", "kopplingar")
+PACKAGES = (
+    "forms",
+    "registry",
+    "render",
+    "workqueue",
+    "intake",
+    "review",
+    "portal",
+    "samples",
+    "kopplingar",
+)
 ANNA, OLLE = "anna@byra.example", "olle@byra.example"
-PEOPLE = {ANNA: Person("Anna Berg", 1), OLLE: Person("Olle Kollega", 2)}
+PEOPLE = {ANNA: Person("Anna Berg", 1), OLLE: Person("Olle Kollega", 2), **PORTAL_PEOPLE}
 CONNECTION = {
     "client": "556677-8899",
     "client_name": "Bergs Bokföring AB",
@@ -437,6 +448,9 @@ CASES: list[tuple[AuditEvent, str]] = [
         "Driften tog bort tvåstegsverifieringen för Olle Kollega; alla inloggningar avslutades.",
     ),
 ]
+
+
+CASES += PORTAL_CASES
 
 
 @pytest.mark.parametrize(("e", "expected"), CASES, ids=[f"{e.action}-{i}" for i, (e, _) in
