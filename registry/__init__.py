@@ -47,6 +47,7 @@ from registry.errors import (
     NotFound,
     RegistryError,
 )
+from registry.grants import end_grants_of_connection, expire_grants
 from registry.history import (
     ClientConnections,
     ClientPayer,
@@ -180,6 +181,8 @@ __all__ = [
     "client_connections",
     "company_view",
     "current_revision",
+    "end_grants_of_connection",
+    "expire_grants",
     "find_client_by_subscription",
     "find_link",
     "firm_clients",

@@ -40,12 +40,14 @@ from sqlmodel import Session, col, select
 
 from forms import FormKind, InvalidValue, clean_field, form_spec
 from registry import (
+    Company,
     Conflict,
     DisconnectionRequest,
     DualConnectionRequest,
     LinkagePlan,
     apply_disconnect,
     apply_dual,
+    end_grants_of_connection,
     plan_disconnect,
     plan_dual,
     record_event,
@@ -249,10 +251,12 @@ def correct_fields(
         if name not in current and not value.strip():
             continue
         if value.strip() != current.get(name) or name in confirmed:
-            correct_field(session, submission_id, reviewer, name, value, now=now,
-                          confirm=name in confirmed)
+            correct_field(
+                session, submission_id, reviewer, name, value, now=now, confirm=name in confirmed
+            )
     submission = load_submission(session, submission_id)
     return revalidate(session, submission)
+
 
 def preset_reason(choice: str) -> str:
     """The override reason a preset's number ("1".."4") stands for; "" for anything else."""
@@ -387,6 +391,21 @@ def _checked(
     return request, values, plan
 
 
+def _end_consultant_access(
+    session: Session, request: DisconnectionRequest, now: dt.datetime
+) -> None:
+    """A firm disconnected on paper takes its consultants' program grants at the client with it."""
+    rows = session.exec(
+        select(Company.orgnr, Company.id).where(
+            col(Company.orgnr).in_([request.client_orgnr, request.firm_orgnr])
+        )
+    ).all()
+    ids: dict[str, int | None] = dict(rows)
+    client, firm = ids.get(request.client_orgnr), ids.get(request.firm_orgnr)
+    if client is not None and firm is not None:
+        end_grants_of_connection(session, client_id=client, firm_id=firm, now=now)
+
+
 def _carry_out(
     session: Session,
     submission: Submission,
@@ -408,6 +427,7 @@ def _carry_out(
             applied = apply_dual(session, request, actor=reviewer.email, reference=reference)
         else:
             applied = apply_disconnect(session, request, actor=reviewer.email, reference=reference)
+            _end_consultant_access(session, request, now)
     except Conflict as exc:
         raise DecisionError(exc.message) from exc
     submission.applied_at = now
