@@ -29,7 +29,7 @@ import typer
 from typer._click import exceptions as click_exceptions
 
 from forms import KopplingarError
-from kopplingar.commands import bench, db, demo, form, intake, registry, samples, users, web
+from kopplingar.commands import bench, db, demo, form, intake, portal, registry, samples, users, web
 from kopplingar.logs import LogFormat, configure_logging
 
 EX_INTERRUPTED = 128 + 2  # what a shell reports for a command ended by SIGINT
@@ -66,6 +66,7 @@ app.add_typer(intake.app, name="intake")
 app.add_typer(bench.app, name="bench")
 app.add_typer(samples.app, name="samples")
 app.add_typer(users.app, name="users")
+app.add_typer(portal.app, name="portal")
 app.command("demo")(demo.demo)
 
 

@@ -34,6 +34,7 @@ from intake.mail import (
 )
 from intake.scan import IntakeContext, load_calibration
 from kopplingar.errors import ConfigError, MissingInput
+from kopplingar.portal_jobs import PortalJobReport, run_portal_jobs
 from kopplingar.settings import Settings
 from kopplingar.templates import RenderedTemplates
 from review import ReminderReport, send_reminders
@@ -167,6 +168,15 @@ class MailIntake:
             days=self.info_reminder_days,
             sender_domain=self.policy.reply_domain,
             form_url=self.policy.form_url,
+        )
+
+    def run_portal_jobs(self) -> PortalJobReport:
+        """The customer pages' time limits (`kopplingar.portal_jobs`), before the outbox is sent."""
+        return run_portal_jobs(
+            self.engine,
+            now=dt.datetime.now(dt.UTC),
+            sender_domain=self.policy.reply_domain,
+            base_url=self.policy.form_url,
         )
 
     def deliver_replies(self) -> DeliveryReport | None:

@@ -10,15 +10,13 @@ composition root turns it on).
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from portal import web_demo, web_signin
+from portal import web_client, web_demo, web_firm, web_requests, web_signin
 from portal.web_common import (
     PREFIX,
     STATIC_DIR,
@@ -44,11 +42,8 @@ def install_portal_pages(app: FastAPI, pages: PortalPages) -> None:
     """Add the customer pages, their static files and their error pages to `app`."""
     kit = make_kit(pages)
     router = APIRouter()
-    web_signin.add_routes(router, kit)
-    # TEMPORARY while the route modules are being written in parallel: explicit imports follow.
-    for name in ("portal.web_firm", "portal.web_client", "portal.web_requests"):
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).add_routes(router, kit)
+    for module in (web_signin, web_firm, web_client, web_requests):
+        module.add_routes(router, kit)
     if pages.demo_outbox:
         web_demo.add_routes(router, kit)
     app.include_router(router)

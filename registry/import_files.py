@@ -15,6 +15,8 @@ roles          person, company, role (sysadmin | program_admin |
                firmatecknare | consultant)
 connections    client, firm, role (accounting | audit), since, until?
 payers         subscription, payer, from
+exclusions     firm (orgnr of a firm the digital disconnection is not
+               offered to), note?
 =============  ==========================================================
 
 JSON: one object whose keys are record types (all optional), each a list of
@@ -49,6 +51,7 @@ class RecordType(StrEnum):
     ROLES = "roles"
     CONNECTIONS = "connections"
     PAYERS = "payers"
+    EXCLUSIONS = "exclusions"
 
 
 # (required, optional) fields per record type; the order is the CSV column order.
@@ -59,7 +62,11 @@ FIELDS: dict[RecordType, tuple[tuple[str, ...], tuple[str, ...]]] = {
     RecordType.ROLES: (("person", "company", "role"), ()),
     RecordType.CONNECTIONS: (("client", "firm", "role", "since"), ("until",)),
     RecordType.PAYERS: (("subscription", "payer", "from"), ()),
+    RecordType.EXCLUSIONS: (("firm",), ("note",)),
 }
+# Listed in an import's report only when its files have rows of them, so that the
+# report of an import without them reads as it always did.
+OPTIONAL_TYPES = frozenset({RecordType.EXCLUSIONS})
 
 
 @dataclass(frozen=True, slots=True)

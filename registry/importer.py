@@ -1,7 +1,7 @@
 """Importing registry records from files: validate every row, then write all or nothing.
 
 Rows are checked in dependency order (companies, subscriptions, people,
-roles, connections, payers) against the registry and against the rows before
+roles, connections, payers, exclusions) against the registry and against the rows before
 them, so a row may refer to a company defined in the same import. Each row
 ends up new, unchanged (the registry already holds exactly that record) or
 rejected with its location and reason. A row that refers to a rejected row is
@@ -35,8 +35,9 @@ from forms import (
     parse_personnummer,
     parse_subscription_number,
 )
+from registry.digital_models import DigitalExclusion
 from registry.errors import Conflict
-from registry.import_files import RawRow, RecordType, expand_paths, read_rows
+from registry.import_files import OPTIONAL_TYPES, RawRow, RecordType, expand_paths, read_rows
 from registry.import_report import ImportReport, Rejection
 from registry.models import (
     Company,
@@ -55,6 +56,7 @@ from registry.queries import record_event
 E = TypeVar("E", CompanyKind, RoleKind, ConnectionRole)
 T = TypeVar("T", str, int)
 NAME_MAX = 200
+NOTE_MAX = 200  # DigitalExclusion.note
 _CHUNK = 500  # keeps IN lists well under SQLite's bound-parameter limit
 
 
@@ -85,6 +87,7 @@ class _Plan:
         default_factory=list
     )
     payers: list[tuple[Subscription, Company, dt.date]] = field(default_factory=list)
+    exclusions: list[tuple[Company, str]] = field(default_factory=list)
 
     def write(self, session: Session) -> None:
         session.add_all(self.companies)
@@ -105,6 +108,9 @@ class _Plan:
             SubscriptionPayer(subscription_id=_id(s), payer_id=_id(p), valid_from=valid_from,
                               recorded_at=utcnow())
             for s, p, valid_from in self.payers
+        )
+        session.add_all(
+            DigitalExclusion(company_id=_id(firm), note=note) for firm, note in self.exclusions
         )
         session.flush()
 
@@ -203,6 +209,7 @@ class _Importer:
         self.stored_connections = {}
         self.periods: dict[ConnKey, list[tuple[Period, str]]] = {}
         self.stored_payers: dict[tuple[str, dt.date], str] = {}
+        self.stored_exclusions: dict[str, str] = {}  # firm orgnr -> note
 
     def run(self) -> None:
         self._load()
@@ -213,6 +220,7 @@ class _Importer:
             RecordType.ROLES: self._role,
             RecordType.CONNECTIONS: self._connection,
             RecordType.PAYERS: self._payer,
+            RecordType.EXCLUSIONS: self._exclusion,
         }
         for record_type, check in checks.items():
             counts = self.report.counts[record_type]
@@ -237,6 +245,7 @@ class _Importer:
                 (RecordType.COMPANIES, "orgnr"), (RecordType.SUBSCRIPTIONS, "orgnr"),
                 (RecordType.ROLES, "company"), (RecordType.CONNECTIONS, "client"),
                 (RecordType.CONNECTIONS, "firm"), (RecordType.PAYERS, "payer"),
+                (RecordType.EXCLUSIONS, "firm"),
             )
         ))
         numbers = _parsed(r[RecordType.SUBSCRIPTIONS], "number", _subscription_number)
@@ -279,6 +288,10 @@ class _Importer:
                     self.periods.setdefault(key, []).append(
                         ((conn.since, conn.until), "the registry")
                     )
+            for exclusion in exec_(
+                select(DigitalExclusion).where(col(DigitalExclusion.company_id).in_(ids))
+            ):
+                self.stored_exclusions[orgnr_of[exclusion.company_id]] = exclusion.note
         number_of = {sub.id: number for number, (sub, _) in self.subscriptions.items()}
         for ids in _in_chunks(k for k in number_of if k is not None):
             for payer, company in exec_(
@@ -465,6 +478,24 @@ class _Importer:
         self.plan.payers.append((sub, payer.row, valid_from))
         return True
 
+    def _exclusion(self, row: RawRow) -> bool:
+        firm = self._company_ref(row, "firm")
+        if not firm.kind.is_firm:
+            raise _Rejected(f"{firm.orgnr} is a client; only firms are on the exclusion list")
+        note = " ".join((_optional(row, "note") or "").split())
+        if len(note) > NOTE_MAX:
+            raise _Rejected(f"note is {len(note)} characters, at most {NOTE_MAX} fit")
+        self._once(row, firm.orgnr, f"exclusion of {firm.orgnr}")
+        if firm.orgnr in self.stored_exclusions:
+            stored = self.stored_exclusions[firm.orgnr]
+            if stored == note:
+                return False
+            raise _Rejected(
+                f"conflicts with the registry: {firm.orgnr} is excluded with the note “{stored}”"
+            )
+        self.plan.exclusions.append((firm.row, note))
+        return True
+
 
 def import_registry(
     session: Session,
@@ -486,6 +517,9 @@ def import_registry(
     report = ImportReport()
     importer = _Importer(session, rows, report)
     importer.run()
+    for optional in OPTIONAL_TYPES:
+        if not importer.rows[optional]:
+            del report.counts[optional]
     if report.rejections and not skip_invalid:
         return report
     if report.inserted:

@@ -30,6 +30,7 @@ from kopplingar.context import build_context
 from kopplingar.database import require_all_current
 from kopplingar.errors import MissingInput
 from kopplingar.mailing import MailIntake, build_mail_intake, mail_source
+from kopplingar.portal_jobs import PortalJobReport
 from kopplingar.settings import load_settings
 from kopplingar.templates import RenderedTemplates
 from review import ReminderReport
@@ -110,6 +111,11 @@ def _print_reminders(report: ReminderReport) -> None:
               "without a reply", file=sys.stderr)
 
 
+def _print_portal(report: PortalJobReport) -> None:
+    if report.grants_ended or report.requests_expired:
+        print(report.line(), file=sys.stderr)
+
+
 @app.command("poll")
 def poll(
     folder: Path | None = typer.Option(
@@ -134,6 +140,7 @@ def poll(
             source.close()
     print(f"poll: {summary.line()}")
     _print_reminders(mail.send_reminders())
+    _print_portal(mail.run_portal_jobs())
     _print_delivery(mail.deliver_replies())
 
 
@@ -166,6 +173,7 @@ def watch_command(
     def one_pass(src: MailSource) -> PollSummary:
         summary = mail.run_pass(src, pool, should_stop=stop.is_set)
         _print_reminders(mail.send_reminders())
+        _print_portal(mail.run_portal_jobs())
         _print_delivery(mail.deliver_replies())
         return summary
 
