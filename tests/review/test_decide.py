@@ -14,7 +14,20 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from registry import Connection, ConnectionRole, SubscriptionPayer, next_billing_period
+from registry import (
+    AuditEvent,
+    Connection,
+    ConnectionRole,
+    GrantEnd,
+    PermissionLevel,
+    Person,
+    Program,
+    ProgramGrant,
+    Role,
+    RoleKind,
+    SubscriptionPayer,
+    next_billing_period,
+)
 from review import (
     REJECT_REASONS,
     ClaimedByOther,
@@ -469,3 +482,28 @@ def test_a_decided_submission_cannot_be_claimed_or_decided_again(
         reject_as(session, sid, alice, "other", "Igen.")
     session.rollback()
     assert len(events(session, "submission.rejected")) == 1
+
+
+@pytest.mark.usefixtures("registry")
+def test_a_paper_disconnection_ends_the_firms_consultants_programs_at_the_client(
+    session: Session, store: ImageStore, alice: Reviewer
+) -> None:
+    case = disconnect_case()
+    client_id = company_id(session, case.client["orgnr"])
+    firm_id = company_id(session, case.firm["orgnr"])
+    consultant = Person(name="Konsult Testsson", email="konsult@byra.example")
+    session.add(consultant)
+    session.flush()
+    assert consultant.id is not None
+    session.add(Role(person_id=consultant.id, company_id=firm_id, role=RoleKind.CONSULTANT))
+    session.add(ProgramGrant(client_id=client_id, firm_id=firm_id, person_id=consultant.id,
+                             program=Program.BOOKKEEPING, level=PermissionLevel.WRITE,
+                             granted_by="klient@example.se"))  # fmt: skip
+    session.commit()
+    sid = submit(session, store, "disconnect", case.values())
+    claim(session, sid, alice, now=NOW)
+    approve_as(session, sid, alice)
+    session.commit()
+    grant = session.exec(select(ProgramGrant)).one()
+    assert grant.ended_at is not None and grant.end_reason == GrantEnd.DISCONNECTED
+    assert "grant.disconnected" in [e.action for e in session.exec(select(AuditEvent)).all()]
